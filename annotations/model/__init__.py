@@ -1,0 +1,40 @@
+"""The data model: records (categories, images, annotations, predictions, model versions) and
+the undoable edit commands."""
+
+from annotations.model.entities import (
+    HUMAN,
+    Annotation,
+    Category,
+    Image,
+    ImageStatus,
+    ModelVersion,
+    Prediction,
+    PredictionState,
+    model_source,
+    utc_now,
+)
+from annotations.model.commands import (
+    AddAnnotation,
+    AddCategory,
+    Batch,
+    Command,
+    DeleteAnnotation,
+    DeleteCategory,
+    EditTarget,
+    SetImageStatus,
+    SetPredictionState,
+    UpdateAnnotation,
+    UpdateCategory,
+    accept_prediction,
+    command_from_json,
+    merge_categories,
+    reject_prediction,
+)
+
+__all__ = [
+    "HUMAN", "Annotation", "Category", "Image", "ImageStatus", "ModelVersion", "Prediction",
+    "PredictionState", "model_source", "utc_now", "AddAnnotation", "AddCategory", "Batch",
+    "Command", "DeleteAnnotation", "DeleteCategory", "EditTarget", "SetImageStatus",
+    "SetPredictionState", "UpdateAnnotation", "UpdateCategory", "accept_prediction",
+    "command_from_json", "merge_categories", "reject_prediction",
+]

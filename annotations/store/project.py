@@ -1,0 +1,573 @@
+"""A project: one SQLite file (``*.segproj``) holding categories, images (referenced relative to
+the file), annotations, predictions, model versions and the persisted undo history.
+
+Every edit is one short transaction, so a killed process loses at most the edit in flight. The
+file uses WAL, so another process (the engine worker, a CLI command) may read while the GUI
+writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Iterator, Sequence
+
+from annotations.errors import CorruptProjectError, NotFoundError, SchemaVersionError, StoreError
+from annotations.model.codec import geometry_from_json, geometry_to_json
+from annotations.model.commands import Command, command_from_json
+from annotations.model.entities import (
+    Annotation,
+    Category,
+    Image,
+    ImageStatus,
+    ModelVersion,
+    Prediction,
+    PredictionState,
+    utc_now,
+)
+from annotations.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION
+
+PROJECT_SUFFIX = ".segproj"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class Project:
+    """An open project file. Use :meth:`create` or :meth:`open`; close with :meth:`close` or a
+    ``with`` block. Not thread-safe: one Project per thread/process."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, *, readonly: bool) -> None:
+        self.path = path
+        self.root = path.parent
+        self.readonly = readonly
+        self._db = connection
+        self._in_transaction = False
+
+    # ------------------------------------------------------------------ opening and closing
+    @classmethod
+    def create(cls, path: "str | os.PathLike[str]", categories: Iterable[Category] = ()) -> "Project":
+        """Create a new project file (fails if it exists) with the given categories."""
+        path = Path(path).absolute()
+        if path.exists():
+            raise StoreError(f"{path}: a file already exists there")
+        if not path.parent.is_dir():
+            raise StoreError(f"{path}: folder {path.parent} does not exist")
+        db = cls._connect(path, readonly=False)
+        try:
+            db.executescript(SCHEMA_V1)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("INSERT INTO meta VALUES ('revision', '0'), ('created', ?)", (utc_now(),))
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(f"{path}: cannot create project: {exc}") from exc
+        project = cls(path, db, readonly=False)
+        if categories:
+            project.add_categories(categories)
+        return project
+
+    @classmethod
+    def open(cls, path: "str | os.PathLike[str]", *, readonly: bool = False) -> "Project":
+        """Open an existing project; migrate an older schema; refuse a newer or corrupt file."""
+        path = Path(path).absolute()
+        if not path.is_file():
+            raise StoreError(f"{path}: no such project file")
+        try:
+            db = cls._connect(path, readonly=readonly)
+        except sqlite3.Error as exc:
+            raise CorruptProjectError(f"{path}: not a readable SegStudio project ({exc})") from exc
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise CorruptProjectError(f"{path}: not a readable SegStudio project ({exc})") from exc
+        if app_id != APPLICATION_ID:
+            db.close()
+            raise CorruptProjectError(f"{path}: not a SegStudio project (SQLite application id {app_id:#x})")
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise SchemaVersionError(
+                f"{path}: written by a newer SegStudio (schema {version}, this version reads up to "
+                f"{SCHEMA_VERSION}); update SegStudio to open it"
+            )
+        project = cls(path, db, readonly=readonly)
+        if version < SCHEMA_VERSION:
+            if readonly:
+                db.close()
+                raise SchemaVersionError(f"{path}: schema {version} needs a migration; open it writable")
+            project._migrate(version)
+        try:
+            db.execute("SELECT count(*) FROM images").fetchone()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise CorruptProjectError(f"{path}: project file is damaged ({exc})") from exc
+        return project
+
+    @staticmethod
+    def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        else:
+            db = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+    def _migrate(self, version: int) -> None:
+        while version < SCHEMA_VERSION:
+            step = MIGRATIONS.get(version)
+            if step is None:
+                raise SchemaVersionError(f"{self.path}: no migration from schema {version}")
+            with self._write():
+                step(self._db)
+                version += 1
+                self._db.execute(f"PRAGMA user_version = {version}")
+
+    def close(self) -> None:
+        """Close the file (every edit is already committed)."""
+        self._db.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (nested calls join the outer one)."""
+        if self.readonly:
+            raise StoreError(f"{self.path}: project is open read-only")
+        if self._in_transaction:
+            yield self._db
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    @contextmanager
+    def transaction(self) -> Iterator["Project"]:
+        """Group several writes into one transaction (all or nothing)."""
+        with self._write():
+            yield self
+
+    # ------------------------------------------------------------------ meta
+    @property
+    def revision(self) -> int:
+        """Increases with every change to annotations (a snapshot key for training)."""
+        return int(self._db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()[0])
+
+    def _bump_revision(self) -> None:
+        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'")
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """A project setting stored as JSON under ``setting:<key>``."""
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (f"setting:{key}",)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON-serializable project setting (not undoable)."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"setting:{key}", _dumps(value)))
+
+    # ------------------------------------------------------------------ categories
+    @staticmethod
+    def _category(row: sqlite3.Row | tuple) -> Category:
+        return Category(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]))
+
+    def categories(self) -> list[Category]:
+        """All categories in display order."""
+        rows = self._db.execute(
+            "SELECT id, name, color, supercategory, is_thing, attributes FROM categories ORDER BY position, id"
+        )
+        return [self._category(r) for r in rows]
+
+    def get_category(self, category_id: int) -> Category:
+        row = self._db.execute(
+            "SELECT id, name, color, supercategory, is_thing, attributes FROM categories WHERE id=?", (category_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"{self.path.name}: no category with id {category_id}")
+        return self._category(row)
+
+    def category_by_name(self, name: str) -> Category | None:
+        row = self._db.execute(
+            "SELECT id, name, color, supercategory, is_thing, attributes FROM categories WHERE name=?", (name,)
+        ).fetchone()
+        return self._category(row) if row else None
+
+    def insert_category(self, category: Category) -> Category:
+        """Insert (id 0 → next free id). Part of the EditTarget protocol; prefer commands."""
+        with self._write() as db:
+            if category.id == 0:
+                next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM categories").fetchone()[0]
+                category = replace(category, id=next_id)
+            position = db.execute("SELECT coalesce(max(position), 0) + 1 FROM categories").fetchone()[0]
+            try:
+                db.execute(
+                    "INSERT INTO categories VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (category.id, category.name, category.color, category.supercategory,
+                     int(category.is_thing), _dumps(category.attributes), position),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"category {category.name!r} (id {category.id}): {exc}") from exc
+        return category
+
+    def add_categories(self, categories: Iterable[Category]) -> list[Category]:
+        """Insert several categories in one transaction (not undoable: project set-up, import)."""
+        with self._write():
+            return [self.insert_category(c) for c in categories]
+
+    def replace_category(self, category: Category) -> None:
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE categories SET name=?, color=?, supercategory=?, is_thing=?, attributes=? WHERE id=?",
+                (category.name, category.color, category.supercategory, int(category.is_thing),
+                 _dumps(category.attributes), category.id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"{self.path.name}: no category with id {category.id}")
+
+    def remove_category(self, category_id: int) -> None:
+        with self._write() as db:
+            try:
+                cur = db.execute("DELETE FROM categories WHERE id=?", (category_id,))
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"category {category_id} is still used by annotations or predictions") from exc
+            if cur.rowcount == 0:
+                raise NotFoundError(f"{self.path.name}: no category with id {category_id}")
+
+    def annotation_ids_of_category(self, category_id: int) -> list[int]:
+        return [r[0] for r in self._db.execute("SELECT id FROM annotations WHERE category_id=? ORDER BY id", (category_id,))]
+
+    # ------------------------------------------------------------------ images
+    @staticmethod
+    def _image(row: tuple) -> Image:
+        return Image(row[0], row[1], row[2], row[3], ImageStatus(row[4]), json.loads(row[5]))
+
+    def relative_path(self, image_path: "str | os.PathLike[str]") -> str:
+        """The POSIX path of an image file relative to the project folder."""
+        return PurePosixPath(Path(os.path.relpath(Path(image_path).absolute(), self.root)).as_posix()).as_posix()
+
+    def image_path(self, image: Image) -> Path:
+        """Absolute path of an image file."""
+        return (self.root / image.path).resolve()
+
+    def add_images(self, images: Iterable[Image]) -> list[Image]:
+        """Insert images (id 0 → next free id) in one transaction. Paths are relative to the
+        project folder; an absolute path is made relative."""
+        stored: list[Image] = []
+        with self._write() as db:
+            next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM images").fetchone()[0]
+            for image in images:
+                path = image.path
+                if os.path.isabs(path):
+                    path = self.relative_path(path)
+                if image.id == 0:
+                    image = replace(image, id=next_id)
+                next_id = max(next_id, image.id + 1)
+                image = replace(image, path=path)
+                try:
+                    db.execute(
+                        "INSERT INTO images VALUES (?, ?, ?, ?, ?, ?)",
+                        (image.id, image.path, image.width, image.height, image.status.value, _dumps(image.attributes)),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise StoreError(f"image {image.path!r} (id {image.id}): {exc}") from exc
+                stored.append(image)
+        return stored
+
+    def images(self, status: ImageStatus | None = None) -> list[Image]:
+        """All images ordered by id, optionally only those with ``status``."""
+        sql = "SELECT id, path, width, height, status, attributes FROM images"
+        rows = self._db.execute(sql + " WHERE status=? ORDER BY id", (status.value,)) if status else self._db.execute(sql + " ORDER BY id")
+        return [self._image(r) for r in rows]
+
+    def get_image(self, image_id: int) -> Image:
+        row = self._db.execute(
+            "SELECT id, path, width, height, status, attributes FROM images WHERE id=?", (image_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"{self.path.name}: no image with id {image_id}")
+        return self._image(row)
+
+    def get_image_status(self, image_id: int) -> ImageStatus:
+        return self.get_image(image_id).status
+
+    def put_image_status(self, image_id: int, status: ImageStatus) -> None:
+        with self._write() as db:
+            cur = db.execute("UPDATE images SET status=? WHERE id=?", (status.value, image_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"{self.path.name}: no image with id {image_id}")
+
+    def missing_images(self) -> list[Image]:
+        """Images whose file is not on disk (moved folder, unmounted drive)."""
+        return [image for image in self.images() if not self.image_path(image).is_file()]
+
+    # ------------------------------------------------------------------ annotations
+    _ANN_COLS = "id, image_id, category_id, geometry, z_order, iscrowd, attributes, source, origin_prediction_id, created, modified, author"
+
+    @staticmethod
+    def _annotation(row: tuple) -> Annotation:
+        return Annotation(
+            id=row[0], image_id=row[1], category_id=row[2], geometry=geometry_from_json(json.loads(row[3])),
+            z_order=row[4], iscrowd=bool(row[5]), attributes=json.loads(row[6]), source=row[7],
+            origin_prediction_id=row[8], created=row[9], modified=row[10], author=row[11],
+        )
+
+    def annotations(self, image_id: int | None = None) -> list[Annotation]:
+        """Annotations of one image (or all), back to front (z-order, then id)."""
+        if image_id is None:
+            rows = self._db.execute(f"SELECT {self._ANN_COLS} FROM annotations ORDER BY image_id, z_order, id")
+        else:
+            rows = self._db.execute(
+                f"SELECT {self._ANN_COLS} FROM annotations WHERE image_id=? ORDER BY z_order, id", (image_id,)
+            )
+        return [self._annotation(r) for r in rows]
+
+    def get_annotation(self, annotation_id: int) -> Annotation:
+        row = self._db.execute(f"SELECT {self._ANN_COLS} FROM annotations WHERE id=?", (annotation_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"{self.path.name}: no annotation with id {annotation_id}")
+        return self._annotation(row)
+
+    def _annotation_values(self, a: Annotation) -> tuple:
+        return (
+            a.id, a.image_id, a.category_id, _dumps(geometry_to_json(a.geometry)), a.z_order, int(a.iscrowd),
+            _dumps(a.attributes), a.source, a.origin_prediction_id, a.created, a.modified, a.author,
+        )
+
+    def insert_annotation(self, annotation: Annotation) -> Annotation:
+        """Insert one annotation (id 0 → next free id); returns it as stored. Prefer commands."""
+        return self.add_annotations([annotation])[0]
+
+    def add_annotations(self, annotations: Iterable[Annotation]) -> list[Annotation]:
+        """Insert annotations in one transaction without undo history (imports)."""
+        stored: list[Annotation] = []
+        now = utc_now()
+        with self._write() as db:
+            next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM annotations").fetchone()[0]
+            for a in annotations:
+                if a.id == 0:
+                    a = replace(a, id=next_id)
+                next_id = max(next_id, a.id + 1)
+                if not a.created:
+                    a = replace(a, created=now, modified=now)
+                try:
+                    db.execute(f"INSERT INTO annotations ({self._ANN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self._annotation_values(a))
+                except sqlite3.IntegrityError as exc:
+                    raise StoreError(
+                        f"annotation {a.id} on image {a.image_id} (category {a.category_id}): {exc}"
+                    ) from exc
+                stored.append(a)
+            self._bump_revision()
+        return stored
+
+    def replace_annotation(self, annotation: Annotation) -> None:
+        with self._write() as db:
+            values = self._annotation_values(annotation)
+            cur = db.execute(
+                "UPDATE annotations SET image_id=?, category_id=?, geometry=?, z_order=?, iscrowd=?, attributes=?, "
+                "source=?, origin_prediction_id=?, created=?, modified=?, author=? WHERE id=?",
+                values[1:] + (annotation.id,),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"{self.path.name}: no annotation with id {annotation.id}")
+            self._bump_revision()
+
+    def remove_annotation(self, annotation_id: int) -> None:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM annotations WHERE id=?", (annotation_id,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"{self.path.name}: no annotation with id {annotation_id}")
+            self._bump_revision()
+
+    # ------------------------------------------------------------------ predictions
+    _PRED_COLS = "id, image_id, category_id, geometry, score, model_version_id, state, created"
+
+    @staticmethod
+    def _prediction(row: tuple) -> Prediction:
+        return Prediction(row[0], row[1], row[2], geometry_from_json(json.loads(row[3])), row[4], row[5],
+                          PredictionState(row[6]), row[7])
+
+    def add_predictions(self, predictions: Iterable[Prediction]) -> list[Prediction]:
+        """Store model proposals (ids assigned) in one transaction."""
+        stored: list[Prediction] = []
+        now = utc_now()
+        with self._write() as db:
+            next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM predictions").fetchone()[0]
+            for p in predictions:
+                p = replace(p, id=next_id, created=p.created or now)
+                next_id += 1
+                db.execute(
+                    f"INSERT INTO predictions ({self._PRED_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                    (p.id, p.image_id, p.category_id, _dumps(geometry_to_json(p.geometry)), float(p.score),
+                     p.model_version_id, p.state.value, p.created),
+                )
+                stored.append(p)
+        return stored
+
+    def predictions(
+        self,
+        image_id: int | None = None,
+        *,
+        state: PredictionState | None = None,
+        model_version_id: int | None = None,
+    ) -> list[Prediction]:
+        """Predictions filtered by image, state and model version, best score first."""
+        clauses, params = [], []
+        for column, value in (("image_id", image_id), ("state", state.value if state else None), ("model_version_id", model_version_id)):
+            if value is not None:
+                clauses.append(f"{column}=?")
+                params.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(f"SELECT {self._PRED_COLS} FROM predictions{where} ORDER BY image_id, score DESC, id", params)
+        return [self._prediction(r) for r in rows]
+
+    def get_prediction(self, prediction_id: int) -> Prediction:
+        row = self._db.execute(f"SELECT {self._PRED_COLS} FROM predictions WHERE id=?", (prediction_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"{self.path.name}: no prediction with id {prediction_id}")
+        return self._prediction(row)
+
+    def put_prediction_state(self, prediction_id: int, state: PredictionState) -> None:
+        with self._write() as db:
+            cur = db.execute("UPDATE predictions SET state=? WHERE id=?", (state.value, prediction_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"{self.path.name}: no prediction with id {prediction_id}")
+
+    def supersede_predictions(self, image_ids: Sequence[int]) -> int:
+        """Mark the still-proposed predictions of these images superseded (before re-predicting)."""
+        with self._write() as db:
+            total = 0
+            for image_id in image_ids:
+                total += db.execute(
+                    "UPDATE predictions SET state='superseded' WHERE image_id=? AND state='proposed'", (image_id,)
+                ).rowcount
+        return total
+
+    # ------------------------------------------------------------------ model versions
+    _MV_COLS = "id, architecture, classes, trained_on, metrics, weights_path, created, parent_id, promoted"
+
+    @staticmethod
+    def _model_version(row: tuple) -> ModelVersion:
+        return ModelVersion(row[0], row[1], tuple(json.loads(row[2])), json.loads(row[3]), json.loads(row[4]),
+                            row[5], row[6], row[7], bool(row[8]))
+
+    def add_model_version(self, version: ModelVersion) -> ModelVersion:
+        """Store a model version (id assigned); returns it as stored."""
+        with self._write() as db:
+            next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM model_versions").fetchone()[0]
+            version = replace(version, id=next_id, created=version.created or utc_now())
+            db.execute(
+                f"INSERT INTO model_versions ({self._MV_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                (version.id, version.architecture, _dumps(list(version.classes)), _dumps(version.trained_on),
+                 _dumps(version.metrics), version.weights_path, version.created, version.parent_id, int(version.promoted)),
+            )
+        return version
+
+    def update_model_version(self, version: ModelVersion) -> None:
+        """Rewrite metrics, weights path and promotion of a stored version."""
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE model_versions SET metrics=?, weights_path=?, promoted=?, trained_on=? WHERE id=?",
+                (_dumps(version.metrics), version.weights_path, int(version.promoted), _dumps(version.trained_on), version.id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"{self.path.name}: no model version with id {version.id}")
+
+    def model_versions(self) -> list[ModelVersion]:
+        return [self._model_version(r) for r in self._db.execute(f"SELECT {self._MV_COLS} FROM model_versions ORDER BY id")]
+
+    def get_model_version(self, version_id: int) -> ModelVersion:
+        row = self._db.execute(f"SELECT {self._MV_COLS} FROM model_versions WHERE id=?", (version_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"{self.path.name}: no model version with id {version_id}")
+        return self._model_version(row)
+
+    def current_model_version(self, architecture: str | None = None) -> ModelVersion | None:
+        """The newest promoted version (of ``architecture`` if given), or None."""
+        sql = f"SELECT {self._MV_COLS} FROM model_versions WHERE promoted=1"
+        params: tuple = ()
+        if architecture:
+            sql += " AND architecture=?"
+            params = (architecture,)
+        row = self._db.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+        return self._model_version(row) if row else None
+
+    # ------------------------------------------------------------------ commands, undo, redo
+    def execute(self, command: Command) -> Command:
+        """Perform an undoable edit in one transaction and record it; clears the redo tail.
+        Returns the command as done (with the ids it assigned)."""
+        with self._write() as db:
+            done, inverse = command.apply(self)
+            db.execute("DELETE FROM history WHERE undone=1")
+            db.execute(
+                "INSERT INTO history (label, forward, inverse, undone, created) VALUES (?, ?, ?, 0, ?)",
+                (done.label, _dumps(done.to_json()), _dumps(inverse.to_json()), utc_now()),
+            )
+        return done
+
+    def undo(self) -> str | None:
+        """Undo the newest edit; returns its label, or None when there is nothing to undo."""
+        with self._write() as db:
+            row = db.execute("SELECT seq, label, inverse FROM history WHERE undone=0 ORDER BY seq DESC LIMIT 1").fetchone()
+            if row is None:
+                return None
+            command_from_json(json.loads(row[2])).apply(self)
+            db.execute("UPDATE history SET undone=1 WHERE seq=?", (row[0],))
+            return row[1]
+
+    def redo(self) -> str | None:
+        """Redo the oldest undone edit; returns its label, or None."""
+        with self._write() as db:
+            row = db.execute("SELECT seq, label, forward FROM history WHERE undone=1 ORDER BY seq LIMIT 1").fetchone()
+            if row is None:
+                return None
+            command_from_json(json.loads(row[2])).apply(self)
+            db.execute("UPDATE history SET undone=0 WHERE seq=?", (row[0],))
+            return row[1]
+
+    def undo_label(self) -> str | None:
+        row = self._db.execute("SELECT label FROM history WHERE undone=0 ORDER BY seq DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def redo_label(self) -> str | None:
+        row = self._db.execute("SELECT label FROM history WHERE undone=1 ORDER BY seq LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    # ------------------------------------------------------------------ summaries
+    def counts(self) -> dict[str, Any]:
+        """``{"images", "annotations", "predictions", "categories", "model_versions", "status":
+        {status: n}}`` — the numbers ``main.py info`` prints."""
+        one = lambda sql: self._db.execute(sql).fetchone()[0]  # noqa: E731
+        status = Counter({s.value: 0 for s in ImageStatus})
+        status.update(dict(self._db.execute("SELECT status, count(*) FROM images GROUP BY status").fetchall()))
+        return {
+            "images": one("SELECT count(*) FROM images"),
+            "annotations": one("SELECT count(*) FROM annotations"),
+            "predictions": one("SELECT count(*) FROM predictions"),
+            "categories": one("SELECT count(*) FROM categories"),
+            "model_versions": one("SELECT count(*) FROM model_versions"),
+            "status": dict(status),
+        }

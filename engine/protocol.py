@@ -1,0 +1,176 @@
+"""The messages between the GUI (or CLI) and the engine worker: plain picklable dataclasses.
+
+No torch, no Qt, no open handles: the same messages can later cross a network to a GPU server.
+Every job emits :class:`Started`, any number of :class:`Progress`, and exactly one terminal
+event: :class:`Succeeded`, :class:`Failed` or :class:`Cancelled`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Union
+
+
+def new_job_id() -> str:
+    """A fresh unique job id."""
+    return uuid.uuid4().hex[:12]
+
+
+class Device(str, Enum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class SegmentMethod(str, Enum):
+    AUTO = "auto"  # the project's trained model when one suits it, else GrabCut
+    GRABCUT = "grabcut"
+    MODEL = "model"
+
+
+# ---------------------------------------------------------------------------- requests
+@dataclass(frozen=True)
+class Prelabel:
+    """Predict shapes for images and store them as predictions of a model version.
+
+    ``model`` is a registry name (e.g. ``"maskrcnn_resnet50_fpn"``) or a model version id as a
+    string; empty means the project's current promoted version. ``image_ids`` empty means every
+    unfinished image. Finished (done/reviewed) images are never touched.
+    """
+
+    project_path: str
+    model: str = ""
+    image_ids: tuple[int, ...] = ()
+    device: Device = Device.AUTO
+    score_threshold: float = 0.5
+    batch_size: int = 4
+    job_id: str = field(default_factory=new_job_id)
+
+
+@dataclass(frozen=True)
+class Train:
+    """Train (warm-started from the current version of ``model`` when there is one) on a frozen
+    snapshot of the project's finished images; promote only if validation improves."""
+
+    project_path: str
+    model: str = ""
+    epochs: int = 10
+    device: Device = Device.AUTO
+    batch_size: int = 2
+    seed: int = 0
+    val_fraction: float = 0.2
+    weights_file: str = ""  # a user-chosen pretrained weight file (loaded with weights_only=True)
+    reprelabel: bool = True  # after promotion, re-predict unfinished images
+    job_id: str = field(default_factory=new_job_id)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Interactive segmentation of one image: a box and/or clicks -> one mask.
+
+    Coordinates are continuous image pixels; points are (x, y).
+    """
+
+    project_path: str
+    image_id: int
+    box_xyxy: tuple[float, float, float, float] | None = None
+    positive_points: tuple[tuple[float, float], ...] = ()
+    negative_points: tuple[tuple[float, float], ...] = ()
+    method: SegmentMethod = SegmentMethod.AUTO
+    job_id: str = field(default_factory=new_job_id)
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Ask the job ``job_id`` to stop at its next batch or iteration."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """Stop the worker after the job in flight (which is cancelled)."""
+
+
+Request = Union[Prelabel, Train, Segment, Cancel, Shutdown]
+JobRequest = Union[Prelabel, Train, Segment]
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class PrelabelResult:
+    model_version_id: int
+    image_ids: tuple[int, ...]
+    prediction_count: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_version_id: int
+    promoted: bool
+    metrics: dict[str, Any]
+    baseline_metrics: dict[str, Any]
+    epochs_run: int
+    history: tuple[dict[str, Any], ...] = ()  # per epoch: {"epoch", "loss", "val": {...}}
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """A mask as compressed COCO RLE at full image size: ``size`` (height, width), ``counts``."""
+
+    size: tuple[int, int]
+    counts: bytes
+    method: SegmentMethod
+    milliseconds: float
+
+
+# ---------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class Started:
+    job_id: str
+    kind: str  # "prelabel" | "train" | "segment"
+
+
+@dataclass(frozen=True)
+class Progress:
+    job_id: str
+    done: int
+    total: int
+    message: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)  # e.g. loss / val metric per epoch
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    job_id: str
+    result: Any  # PrelabelResult | TrainResult | SegmentResult
+
+
+@dataclass(frozen=True)
+class Failed:
+    job_id: str
+    error_type: str
+    message: str
+    traceback_text: str = ""
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class WorkerDied:
+    """Emitted by the client (not the worker) when the worker process exits unexpectedly;
+    jobs in flight get a :class:`Failed` each, and the client restarts the worker."""
+
+    exit_code: int | None
+    restarted: bool
+
+
+Event = Union[Started, Progress, Succeeded, Failed, Cancelled, WorkerDied]
+TERMINAL_EVENTS = (Succeeded, Failed, Cancelled)
