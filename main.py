@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `main.py info P | head`): not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK
     except Exception:  # noqa: BLE001 - the last line of defence: report, exit 1
         traceback.print_exc()
         return EXIT_INTERNAL

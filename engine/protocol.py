@@ -63,6 +63,8 @@ class Train:
     val_fraction: float = 0.2
     weights_file: str = ""  # a user-chosen pretrained weight file (loaded with weights_only=True)
     reprelabel: bool = True  # after promotion, re-predict unfinished images
+    iterations_per_epoch: int = 0  # 0: one pass over the training images (at least the recipe's minimum)
+    learning_rate: float = 0.0  # 0: the architecture's recipe default
     job_id: str = field(default_factory=new_job_id)
 
 
@@ -105,6 +107,7 @@ class PrelabelResult:
     image_ids: tuple[int, ...]
     prediction_count: int
     seconds: float
+    skipped_image_ids: tuple[int, ...] = ()  # finished images named in the request: untouched
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ class TrainResult:
     epochs_run: int
     history: tuple[dict[str, Any], ...] = ()  # per epoch: {"epoch", "loss", "val": {...}}
     seconds: float = 0.0
+    weights_path: str = ""  # the new version's weight file, relative to the project folder
+    primary_metric: str = ""  # the key of ``metrics`` that decided promotion (e.g. "miou")
+    prelabel: "PrelabelResult | None" = None  # the re-prediction of unfinished images after promotion
 
 
 @dataclass(frozen=True)
@@ -152,10 +158,14 @@ class Succeeded:
 
 @dataclass(frozen=True)
 class Failed:
+    """A job failed. ``input_error`` is True when the input was at fault (an unknown model, a
+    missing file, too few finished images): the CLI maps it to exit code 2."""
+
     job_id: str
     error_type: str
     message: str
     traceback_text: str = ""
+    input_error: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from annotations.geometry.convert import (
     to_box,
     to_mask,
     to_shapely,
+    to_valid_shapely,
     validate_polygon,
 )
 from annotations.geometry.iou import box_iou, boxes_iou_matrix, iou, mask_iou, masks_iou_matrix, polygon_iou
@@ -20,6 +21,6 @@ from annotations.geometry import rle
 __all__ = [
     "Box", "Geometry", "GeometryKind", "Mask", "Polygon", "PolygonPart", "ring_area",
     "area", "box_to_mask", "clip_to_image", "from_shapely", "mask_to_polygon", "polygon_to_mask",
-    "repair_polygon", "to_box", "to_mask", "to_shapely", "validate_polygon",
+    "repair_polygon", "to_box", "to_mask", "to_shapely", "to_valid_shapely", "validate_polygon",
     "box_iou", "boxes_iou_matrix", "iou", "mask_iou", "masks_iou_matrix", "polygon_iou", "rle",
 ]

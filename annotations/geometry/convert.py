@@ -45,7 +45,8 @@ def polygon_to_mask(polygon: Polygon, size_hw: tuple[int, int]) -> Mask:
 def box_to_mask(box: Box, size_hw: tuple[int, int]) -> Mask:
     """Rasterize a box with pycocotools (``frPyObjects`` on ``[x, y, w, h]``)."""
     height, width = size_hw
-    encoded = mask_utils.frPyObjects([list(box.xywh)], height, width)[0]
+    # An (N, 4) float array: pycocotools' bbox path refuses a list of lists.
+    encoded = mask_utils.frPyObjects(np.asarray([box.xywh], dtype=np.float64), height, width)[0]
     return Mask((height, width), encoded["counts"])
 
 
@@ -156,28 +157,49 @@ def from_shapely(shape: "sg.base.BaseGeometry") -> Polygon:
 
 def validate_polygon(polygon: Polygon) -> None:
     """Raise :class:`GeometryError` for a degenerate polygon: a ring with < 3 distinct vertices
-    or an exterior with zero area."""
+    or an exterior that covers no area (collinear vertices). A self-intersecting exterior whose
+    lobes cancel in the shoelace sum (a symmetric bow-tie) is not degenerate: it covers area
+    and :func:`repair_polygon` splits it."""
     for index, part in enumerate(polygon.parts):
         distinct = len(np.unique(part.exterior, axis=0))
         if distinct < 3:
             raise GeometryError(f"polygon part {index} has {distinct} distinct vertices (needs >= 3)")
-        if ring_area(part.exterior) <= MIN_RING_AREA:
+        if ring_area(part.exterior) <= MIN_RING_AREA and _covered_area(part.exterior) <= MIN_RING_AREA:
             raise GeometryError(f"polygon part {index} has zero area")
         for hole_index, hole in enumerate(part.holes):
             if len(np.unique(hole, axis=0)) < 3:
                 raise GeometryError(f"hole {hole_index} of polygon part {index} has < 3 distinct vertices")
 
 
+def _covered_area(ring_xy: np.ndarray) -> float:
+    """Area covered by a possibly self-intersecting ring (after ``make_valid``), square pixels."""
+    return float(shapely.make_valid(sg.Polygon(ring_xy)).area)
+
+
+def to_valid_shapely(polygon: Polygon) -> "sg.base.BaseGeometry":
+    """The area a polygon covers as a valid shapely geometry: the union of its exteriors minus
+    the union of its holes (the rasterizer's rule), each ring made valid with ``make_valid``
+    first, so a bow-tie keeps both lobes and a hole crossing the outline is cut out."""
+    shape = to_shapely(polygon)
+    if shape.is_valid:
+        return shape
+    exteriors = shapely.union_all([shapely.make_valid(sg.Polygon(p.exterior)) for p in polygon.parts])
+    holes = [shapely.make_valid(sg.Polygon(h)) for p in polygon.parts for h in p.holes if len(h) >= 3]
+    if holes:
+        exteriors = exteriors.difference(shapely.union_all(holes))
+    return exteriors
+
+
 def repair_polygon(polygon: Polygon) -> Polygon:
-    """Make a self-intersecting or otherwise invalid polygon valid (shapely ``make_valid``).
+    """Make a self-intersecting or otherwise invalid polygon valid (see
+    :func:`to_valid_shapely`: shapely ``make_valid`` per ring, exteriors minus holes).
 
     A valid polygon is returned unchanged. Raises :class:`GeometryError` for a degenerate one.
     """
     validate_polygon(polygon)
-    shape = to_shapely(polygon)
-    if shape.is_valid:
+    if to_shapely(polygon).is_valid:
         return polygon
-    return from_shapely(shapely.make_valid(shape))
+    return from_shapely(to_valid_shapely(polygon))
 
 
 def clip_to_image(geometry: Geometry, size_hw: tuple[int, int]) -> Geometry:
@@ -199,7 +221,7 @@ def clip_to_image(geometry: Geometry, size_hw: tuple[int, int]) -> Geometry:
     points = geometry.all_points()
     if points.min() >= 0 and points[:, 0].max() <= width and points[:, 1].max() <= height:
         return geometry
-    clipped = shapely.make_valid(to_shapely(geometry)).intersection(sg.box(0, 0, width, height))
+    clipped = to_valid_shapely(geometry).intersection(sg.box(0, 0, width, height))
     try:
         return from_shapely(clipped)
     except GeometryError as exc:

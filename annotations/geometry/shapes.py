@@ -131,6 +131,15 @@ class PolygonPart:
         """Shoelace area of the exterior minus the holes, in square pixels."""
         return ring_area(self.exterior) - sum(ring_area(h) for h in self.holes)
 
+    @classmethod
+    def unchecked(cls, exterior: np.ndarray, holes: tuple[np.ndarray, ...] = ()) -> "PolygonPart":
+        """Build without validation or copies, for decoders of data that was validated when
+        stored. Rings must already be open, finite, read-only (N, 2) float64 arrays."""
+        part = object.__new__(cls)
+        object.__setattr__(part, "exterior", exterior)
+        object.__setattr__(part, "holes", holes)
+        return part
+
 
 @dataclass(frozen=True, eq=False)
 class Polygon:
@@ -155,6 +164,13 @@ class Polygon:
 
     def __hash__(self) -> int:
         return hash(self.parts)
+
+    @classmethod
+    def unchecked(cls, parts: tuple[PolygonPart, ...]) -> "Polygon":
+        """Build from already-built parts without validation (see :meth:`PolygonPart.unchecked`)."""
+        polygon = object.__new__(cls)
+        object.__setattr__(polygon, "parts", parts)
+        return polygon
 
     @classmethod
     def from_points(

@@ -22,6 +22,7 @@ from annotations.model.commands import (
     DeleteCategory,
     EditTarget,
     SetImageStatus,
+    SetPredictionCategory,
     SetPredictionState,
     UpdateAnnotation,
     UpdateCategory,
@@ -35,6 +36,6 @@ __all__ = [
     "HUMAN", "Annotation", "Category", "Image", "ImageStatus", "ModelVersion", "Prediction",
     "PredictionState", "model_source", "utc_now", "AddAnnotation", "AddCategory", "Batch",
     "Command", "DeleteAnnotation", "DeleteCategory", "EditTarget", "SetImageStatus",
-    "SetPredictionState", "UpdateAnnotation", "UpdateCategory", "accept_prediction",
+    "SetPredictionCategory", "SetPredictionState", "UpdateAnnotation", "UpdateCategory", "accept_prediction",
     "command_from_json", "merge_categories", "reject_prediction",
 ]

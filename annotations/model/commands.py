@@ -204,9 +204,12 @@ class SetImageStatus(Command):
 
 @dataclass(frozen=True)
 class AddCategory(Command):
-    """Add a class; ``category.id == 0`` gets the next free id."""
+    """Add a class; ``category.id == 0`` gets the next free id. ``position`` (optional) is the
+    display position to insert at (the undo of a delete puts the class back where it was);
+    by default the class goes last."""
 
     category: Category
+    position: int | None = None
     name: ClassVar[str] = "add_category"
 
     @property
@@ -214,15 +217,22 @@ class AddCategory(Command):
         return f"Add class {self.category.name}"
 
     def apply(self, target: EditTarget) -> tuple[Command, Command]:
-        stored = target.insert_category(self.category)
-        return AddCategory(stored), DeleteCategory(stored.id)
+        if self.position is None:
+            stored = target.insert_category(self.category)
+        else:
+            stored = target.insert_category(self.category, position=self.position)  # type: ignore[call-arg]
+        return AddCategory(stored, self.position), DeleteCategory(stored.id)
 
     def payload(self) -> dict[str, Any]:
-        return {"category": category_to_json(self.category)}
+        payload: dict[str, Any] = {"category": category_to_json(self.category)}
+        if self.position is not None:
+            payload["position"] = self.position
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Command:
-        return cls(category_from_json(payload["category"]))
+        position = payload.get("position")
+        return cls(category_from_json(payload["category"]), None if position is None else int(position))
 
 
 @dataclass(frozen=True)
@@ -238,8 +248,10 @@ class DeleteCategory(Command):
 
     def apply(self, target: EditTarget) -> tuple[Command, Command]:
         old = target.get_category(self.category_id)
+        position_of = getattr(target, "category_position", None)
+        position = position_of(self.category_id) if position_of is not None else None
         target.remove_category(self.category_id)
-        return self, AddCategory(old)
+        return self, AddCategory(old, position)
 
     def payload(self) -> dict[str, Any]:
         return {"category_id": self.category_id}
@@ -297,6 +309,31 @@ class SetPredictionState(Command):
 
 
 @dataclass(frozen=True)
+class SetPredictionCategory(Command):
+    """Move a prediction to another class (used by class merges)."""
+
+    prediction_id: int
+    category_id: int
+    name: ClassVar[str] = "set_prediction_category"
+
+    @property
+    def label(self) -> str:
+        return "Change prediction class"
+
+    def apply(self, target: EditTarget) -> tuple[Command, Command]:
+        old = target.get_prediction(self.prediction_id).category_id
+        target.put_prediction_category(self.prediction_id, self.category_id)  # type: ignore[attr-defined]
+        return self, SetPredictionCategory(self.prediction_id, old)
+
+    def payload(self) -> dict[str, Any]:
+        return {"prediction_id": self.prediction_id, "category_id": self.category_id}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Command:
+        return cls(int(payload["prediction_id"]), int(payload["category_id"]))
+
+
+@dataclass(frozen=True)
 class Batch(Command):
     """Several commands done and undone as one step."""
 
@@ -329,12 +366,20 @@ class Batch(Command):
 
 
 def merge_categories(target: EditTarget, source_id: int, into_id: int) -> Batch:
-    """The batch that moves every annotation of ``source_id`` to ``into_id`` and deletes
-    ``source_id`` (build it inside a read of the store, then execute it)."""
-    moves = tuple(
+    """The batch that moves every annotation (and prediction, when the target can list them)
+    of ``source_id`` to ``into_id`` and deletes ``source_id`` (build it inside a read of the
+    store, then execute it). Undo restores the class at its old place and every shape's class.
+    """
+    if source_id == into_id:
+        raise ValueError(f"cannot merge class {source_id} into itself")
+    target.get_category(into_id)  # NotFoundError when the destination does not exist
+    moves: tuple[Command, ...] = tuple(
         UpdateAnnotation(ann_id, {"category_id": into_id}, "Merge classes")
         for ann_id in target.annotation_ids_of_category(source_id)
     )
+    prediction_ids_of = getattr(target, "prediction_ids_of_category", None)
+    if prediction_ids_of is not None:
+        moves += tuple(SetPredictionCategory(pid, into_id) for pid in prediction_ids_of(source_id))
     return Batch(moves + (DeleteCategory(source_id),), "Merge classes")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x53454753  # "SEGS" in the SQLite header: marks the file as a SegStudio project
 
 SCHEMA_V1 = """
@@ -75,6 +75,139 @@ CREATE TABLE history (
 );
 """
 
+# Schema 2 (a full load of 200,000 polygons went from ~1.8 s to under 1 s):
+# - geometries are compact binary blobs (annotations/store/geometry_blob.py), not JSON text;
+# - annotation columns holding their default are NULL (attributes {} , source 'human',
+#   author '', modified == created): NULL costs nothing to read;
+# - annotations are indexed in display order, predictions by category, the history by state.
+SCHEMA_V2 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE categories (
+    id INTEGER PRIMARY KEY CHECK (id >= 1),
+    name TEXT NOT NULL UNIQUE,
+    color TEXT NOT NULL,
+    supercategory TEXT NOT NULL DEFAULT '',
+    is_thing INTEGER NOT NULL DEFAULT 1,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    position INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY CHECK (id >= 1),
+    path TEXT NOT NULL UNIQUE,
+    width INTEGER NOT NULL CHECK (width > 0),
+    height INTEGER NOT NULL CHECK (height > 0),
+    status TEXT NOT NULL DEFAULT 'new',
+    attributes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX images_status ON images(status);
+CREATE TABLE model_versions (
+    id INTEGER PRIMARY KEY CHECK (id >= 1),
+    architecture TEXT NOT NULL,
+    classes TEXT NOT NULL,
+    trained_on TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    weights_path TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    parent_id INTEGER REFERENCES model_versions(id),
+    promoted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE predictions (
+    id INTEGER PRIMARY KEY CHECK (id >= 1),
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    category_id INTEGER NOT NULL REFERENCES categories(id),
+    geometry BLOB NOT NULL,
+    score REAL NOT NULL,
+    model_version_id INTEGER NOT NULL REFERENCES model_versions(id),
+    state TEXT NOT NULL DEFAULT 'proposed',
+    created TEXT NOT NULL
+);
+CREATE INDEX predictions_image_score ON predictions(image_id, score DESC, id);
+CREATE INDEX predictions_category ON predictions(category_id);
+CREATE INDEX predictions_version ON predictions(model_version_id);
+CREATE TABLE annotations (
+    id INTEGER PRIMARY KEY CHECK (id >= 1),
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    category_id INTEGER NOT NULL REFERENCES categories(id),
+    geometry BLOB NOT NULL,
+    z_order INTEGER NOT NULL DEFAULT 0,
+    iscrowd INTEGER NOT NULL DEFAULT 0,
+    attributes TEXT,
+    source TEXT,
+    origin_prediction_id INTEGER REFERENCES predictions(id) ON DELETE SET NULL,
+    created TEXT NOT NULL,
+    modified TEXT,
+    author TEXT
+);
+CREATE INDEX annotations_image_order ON annotations(image_id, z_order, id);
+CREATE INDEX annotations_category ON annotations(category_id);
+CREATE INDEX annotations_origin ON annotations(origin_prediction_id);
+CREATE TABLE history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    forward TEXT NOT NULL,
+    inverse TEXT NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL
+);
+CREATE INDEX history_undone ON history(undone, seq);
+"""
+SCHEMA_LATEST = SCHEMA_V2
+"""The DDL of a new project file (schema :data:`SCHEMA_VERSION`)."""
+
+
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Rebuild annotations (blob geometry, NULL defaults) and predictions (blob geometry);
+    add the new indexes. Runs inside the caller's transaction."""
+    from annotations.store.geometry_blob import decode_geometry, encode_geometry
+
+    def blob(text: "str | bytes") -> bytes:
+        return text if isinstance(text, bytes) else encode_geometry(decode_geometry(text))
+
+    db.create_function("segstudio_geometry_blob", 1, blob, deterministic=True)
+    v2 = {name: ddl for name, ddl in _statements(SCHEMA_V2)}
+    for table in ("annotations", "predictions"):
+        db.execute(v2[f"table {table}"].replace(f"CREATE TABLE {table}", f"CREATE TABLE {table}_v2", 1))
+    db.execute(
+        "INSERT INTO annotations_v2 SELECT id, image_id, category_id, segstudio_geometry_blob(geometry), z_order, "
+        "iscrowd, nullif(attributes, '{}'), nullif(source, 'human'), origin_prediction_id, created, "
+        "nullif(modified, created), nullif(author, '') FROM annotations"
+    )
+    db.execute(
+        "INSERT INTO predictions_v2 SELECT id, image_id, category_id, segstudio_geometry_blob(geometry), score, "
+        "model_version_id, state, created FROM predictions"
+    )
+    # annotations references predictions: drop it first, then predictions.
+    db.execute("DROP TABLE annotations")
+    db.execute("DROP TABLE predictions")
+    db.execute("ALTER TABLE predictions_v2 RENAME TO predictions")
+    db.execute("ALTER TABLE annotations_v2 RENAME TO annotations")
+    for name, ddl in _statements(SCHEMA_V2):
+        if name.startswith("index "):
+            db.execute(ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+
+
+def _statements(script: str) -> list[tuple[str, str]]:
+    """``[("table annotations" | "index history_undone" | ..., statement)]`` of a DDL script."""
+    out = []
+    for statement in script.split(";"):
+        words = statement.split()
+        if len(words) >= 3 and words[0] == "CREATE":
+            out.append((f"{words[1].lower()} {words[2]}", statement.strip()))
+    return out
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated statements one by one (unlike ``executescript`` this does not commit
+    an open transaction, so a migration stays all-or-nothing)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+TABLES = frozenset({"meta", "categories", "images", "model_versions", "predictions", "annotations", "history"})
+"""The tables every project file has."""
+
+
 # Migration hook: MIGRATIONS[n] upgrades a file at schema version n to n + 1 inside one
 # transaction. Add an entry (and bump SCHEMA_VERSION) whenever the schema changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}

@@ -1,11 +1,180 @@
-"""Model-assisted labeling in the GUI (engine bridge, pre-label layer, interactive mask tool,
-training panel, review dashboard). ``install(window)`` is called once by the main window."""
+"""Model-assisted labeling in the GUI: the engine bridge and jobs panel, the pre-label layer and
+predictions panel, the interactive mask tool, the training panel and the review dashboard.
+
+``install(window)`` is called once at the end of ``MainWindow.__init__``. It registers the
+panels ``jobs``, ``training``, ``review`` and ``predictions``, the ``interactive_mask`` tool and
+the Model menu, and returns the :class:`AssistFeatures` (also kept as ``window.assist``).
+The engine worker is started on first use, never at start-up.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+PANEL_TITLES = {
+    "predictions": "Pre-labels",
+    "jobs": "Jobs",
+    "training": "Training",
+    "review": "Review",
+}
+MASK_TOOL_NAME = "interactive_mask"
+MASK_TOOL_SHORTCUT = "I"
 
 
-def install(window: Any) -> None:
-    """Attach the assist panels and tools to ``window`` (a MainWindow). Placeholder until the
-    model-assisted-labeling issue fills it."""
+@dataclass
+class AssistFeatures:
+    """Everything ``install`` created (tests and other panels reach the features through it)."""
+
+    context: Any
+    bridge: Any
+    layer: Any
+    keys: Any
+    segmenter: Any
+    mask_tool: Any
+    predictions_panel: Any
+    jobs_panel: Any
+    training_panel: Any
+    review_panel: Any
+    docks: dict[str, Any]
+    actions: dict[str, Any]
+
+    def shutdown(self) -> None:
+        """Stop the worker and detach the key filter (the window is closing)."""
+        self.keys.detach()
+        self.bridge.shutdown()
+
+
+BOTTOM_PANEL_HEIGHT = 330
+
+
+def _arrange_bottom(window: Any, docks: list[Any]) -> None:
+    """Put the wide panels (training, review, jobs) under the canvas, tabbed, closed until asked
+    for (``show_panel`` or the Model menu): they need width, not the narrow side column."""
+    from PySide6.QtCore import Qt
+
+    add = getattr(window, "addDockWidget", None)
+    if not callable(add) or not docks:
+        return
+    try:
+        for dock in docks:
+            add(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        for dock in docks[1:]:
+            window.tabifyDockWidget(docks[0], dock)
+        docks[0].raise_()
+        window.resizeDocks(docks, [BOTTOM_PANEL_HEIGHT] * len(docks), Qt.Orientation.Vertical)
+        for dock in docks:
+            dock.hide()
+    except Exception:  # a window without dock areas keeps the panels where add_panel put them
+        log.exception("could not move the assist panels under the canvas")
+
+
+def _tab_with(window: Any, anchor_name: str, dock: Any) -> None:
+    """Tab ``dock`` with the window's dock called ``anchor_name`` (the Shapes list: proposals
+    and shapes are looked at together), keeping the anchor in front."""
+    from PySide6.QtWidgets import QDockWidget
+
+    find = getattr(window, "findChild", None)
+    anchor = find(QDockWidget, anchor_name) if callable(find) else None
+    if anchor is None:
+        return
+    try:
+        window.tabifyDockWidget(anchor, dock)
+        anchor.raise_()
+    except Exception:
+        log.exception("could not tab the pre-labels panel with %s", anchor_name)
+
+
+def install(window: Any, client_factory: Callable[[], Any] | None = None) -> AssistFeatures:
+    """Attach the assist panels, tool and menu to ``window`` (a MainWindow). ``client_factory``
+    builds the engine client (default: ``engine.client.EngineClient(max_restarts=3)``)."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QAction, QKeySequence
+
+    from app.assist.bridge import EngineBridge
+    from app.assist.context import AssistContext
+    from app.assist.jobs_panel import JobsPanel
+    from app.assist.predictions_panel import PredictionsPanel
+    from app.assist.prelabel_layer import PredictionKeys, PredictionLayer
+    from app.assist.review_panel import ReviewPanel
+    from app.assist.segmenter import InteractiveSegmenter
+    from app.assist.training_panel import TrainingPanel
+
+    bridge = EngineBridge(client_factory, parent=window)
+    context = AssistContext(window, bridge, parent=window)
+    layer = PredictionLayer(context, parent=window)
+    keys = PredictionKeys(layer, window)
+    segmenter = InteractiveSegmenter(context, parent=window)
+    predictions_panel = PredictionsPanel(context, layer)
+    jobs_panel = JobsPanel(bridge)
+    training_panel = TrainingPanel(context)
+    review_panel = ReviewPanel(context)
+
+    docks = {}
+    for name, widget in (("predictions", predictions_panel), ("jobs", jobs_panel),
+                         ("training", training_panel), ("review", review_panel)):
+        docks[name] = window.add_panel(name, PANEL_TITLES[name], widget)
+    _arrange_bottom(window, [docks["training"], docks["review"], docks["jobs"]])
+    _tab_with(window, "dock_annotations", docks["predictions"])
+
+    def reveal_jobs(job_id: str) -> None:
+        """A pre-label or training job starts while the bottom panels are closed: show Jobs."""
+        if bridge.job(job_id).kind != "segment" and all(docks[n].isHidden() for n in ("jobs", "training", "review")):
+            window.show_panel("jobs")
+
+    bridge.jobAdded.connect(reveal_jobs)
+
+    mask_tool = None
+    try:
+        from app.assist.mask_tool import InteractiveMaskTool
+
+        mask_tool = InteractiveMaskTool(segmenter)
+        window.register_tool(MASK_TOOL_NAME, mask_tool, MASK_TOOL_SHORTCUT)
+    except Exception:  # the workspace's tool API is missing or refused the shortcut
+        log.exception("could not register the interactive mask tool")
+
+    def action(text: str, slot: Callable[[], Any], shortcut: str = "", tip: str = "") -> QAction:
+        act = QAction(text, window)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(lambda _checked=False: slot())
+        return act
+
+    def show(name: str) -> Callable[[], None]:
+        return lambda: window.show_panel(name)
+
+    actions = {
+        "prelabel_unfinished": action("Pre-label all unfinished images", predictions_panel.prelabel_unfinished,
+                                      tip="Ask the engine for proposals on every image not done yet"),
+        "prelabel_image": action("Pre-label this image", predictions_panel.prelabel_current),
+        "accept_all": action("Accept all pre-labels above the threshold", layer.accept_all),
+        "mask_tool": action("Interactive mask tool", lambda: window.set_tool(MASK_TOOL_NAME)),
+        "predictions": action("Pre-labels panel", show("predictions")),
+        "training": action("Training panel", show("training")),
+        "jobs": action("Jobs panel", show("jobs")),
+        "review": action("Review dashboard", show("review")),
+    }
+    for act in actions.values():
+        try:
+            window.add_menu_action("Model", act)
+        except Exception:
+            log.exception("could not add %r to the Model menu", act.text())
+
+    features = AssistFeatures(context, bridge, layer, keys, segmenter, mask_tool, predictions_panel, jobs_panel,
+                              training_panel, review_panel, docks, actions)
+
+    class _CloseWatcher(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Close:
+                features.shutdown()
+            return False
+
+    watcher = _CloseWatcher(window)
+    window.installEventFilter(watcher)
+    window.assist = features
+    return features

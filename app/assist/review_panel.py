@@ -1,0 +1,450 @@
+"""The review dashboard: model vs final annotations, vs a ground-truth COCO file, or vs another
+project. Per-class table, PR curves and confusion matrix plotted in the app, IoU histogram, the
+worst images first (clicking one opens it with the matched pairs coloured by IoU and the misses
+marked), and the HTML report export.
+
+The review itself runs in a background thread on its own read-only connection to the project,
+so the event loop never waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.assist.charts import LineChart, Series, HeatmapChart
+from app.assist.context import AssistContext
+from app.assist.review_overlay import ReviewKind, ReviewOverlay, finite, image_sides, read_coco_shapes, review_marks
+
+log = logging.getLogger(__name__)
+
+KIND_LABELS = {
+    ReviewKind.MODEL_VS_FINAL: "Model vs final annotations",
+    ReviewKind.VS_COCO: "Project vs ground-truth COCO file",
+    ReviewKind.VS_PROJECT: "Project vs another project",
+}
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """One review to compute. ``other`` is the COCO file or the other project (unused for
+    model vs final)."""
+
+    kind: ReviewKind
+    project_path: str
+    other: str = ""
+    iou_threshold: float = 0.5
+    iou_type: str = "auto"
+
+
+def compute_review(request: ReviewRequest) -> Any:
+    """Run the review (any thread: it opens its own read-only project connections) and return
+    the ``ReviewReport``."""
+    from annotations.metrics import review
+    from annotations.store import Project
+
+    options = {"iou_threshold": request.iou_threshold, "iou_type": request.iou_type}
+    with Project.open(request.project_path, readonly=True) as project:
+        if request.kind == ReviewKind.MODEL_VS_FINAL:
+            return _call(review.model_vs_final, project, **options)
+        if request.kind == ReviewKind.VS_COCO:
+            return _call(review.project_vs_coco, project, request.other, **options)
+        with Project.open(request.other, readonly=True) as other:
+            return _call(review.project_vs_project, project, other, **options)
+
+
+def _call(function: Callable[..., Any], *args: Any, **options: Any) -> Any:
+    """Call a review function with the options it accepts."""
+    import inspect
+
+    accepted = inspect.signature(function).parameters
+    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return function(*args, **options)
+    return function(*args, **{k: v for k, v in options.items() if k in accepted})
+
+
+class _Relay(QObject):
+    """Carries a background thread's outcome to the GUI thread (queued signal)."""
+
+    done = Signal(object, object, str)  # request, report or None, error text
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    """A metric for a table cell: "—" when undefined, integers without decimals."""
+    number = finite(value)
+    if math.isnan(number):
+        return "—"
+    return f"{number:.0f}" if float(number).is_integer() else f"{number:.{digits}f}"
+
+
+def _item(text: str, numeric: bool = True, data: Any = None) -> QTableWidgetItem:
+    """A read-only cell: numbers right-aligned, text left-aligned; ``data`` kept as UserRole."""
+    item = QTableWidgetItem(text)
+    if data is not None:
+        item.setData(Qt.ItemDataRole.UserRole, data)
+    align = Qt.AlignmentFlag.AlignRight if numeric else Qt.AlignmentFlag.AlignLeft
+    item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class ReviewPanel(QWidget):
+    """Compute and browse a review of the project."""
+
+    reviewReady = Signal()
+
+    def __init__(self, context: AssistContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.report: Any = None
+        self.report_json: dict[str, Any] | None = None
+        self.request: ReviewRequest | None = None
+        self.error_text = ""
+        self._thread: threading.Thread | None = None
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._on_done)
+        self._coco_cache: tuple[str, dict] | None = None
+        self.overlay = ReviewOverlay()
+        canvas = getattr(context.window, "canvas", None)
+        if canvas is not None and hasattr(canvas, "add_overlay"):
+            canvas.add_overlay(self.overlay)
+        image_changed = getattr(context.window, "imageChanged", None)
+        if image_changed is not None:
+            image_changed.connect(self._on_image_changed)
+
+        # --- what to compare
+        self.kind_combo = QComboBox()
+        for kind, label in KIND_LABELS.items():
+            self.kind_combo.addItem(label, kind)
+        self.kind_combo.currentIndexChanged.connect(self._on_kind)
+        self.other_edit = QLineEdit()
+        self.other_edit.setPlaceholderText("ground-truth COCO JSON or another .segproj")
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._browse)
+        self.iou_type_combo = QComboBox()
+        self.iou_type_combo.addItems(["auto", "segm", "bbox"])
+        self.iou_type_combo.setToolTip("auto: exact boxes for boxes, masks for anything else")
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(0.05, 0.95)
+        self.threshold_spin.setSingleStep(0.05)
+        self.threshold_spin.setValue(0.5)
+        self.threshold_spin.setPrefix("IoU ≥ ")
+        self.run_button = QPushButton("Run review")
+        self.run_button.clicked.connect(self.run_review)
+        self.export_button = QPushButton("Export HTML…")
+        self.export_button.clicked.connect(self._export_clicked)
+        self.export_button.setEnabled(False)
+        self.status_label = QLabel("Choose what to compare and run the review.")
+        self.status_label.setWordWrap(True)
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+
+        row1 = QHBoxLayout()
+        row1.addWidget(self.kind_combo, 1)
+        row1.addWidget(self.iou_type_combo)
+        row1.addWidget(self.threshold_spin)
+        row1.addWidget(self.run_button)
+        row1.addWidget(self.export_button)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.other_edit, 1)
+        row2.addWidget(self.browse_button)
+
+        # --- results
+        self.images_table = QTableWidget(0, 7)
+        self.images_table.setToolTip("Click an image to open it with its matches (colour = IoU) and misses")
+        self.images_table.setHorizontalHeaderLabels(["Image", "F1", "TP", "FP", "FN", "Mism.", "Mean IoU"])
+        self.class_table = QTableWidget(0, 9)
+        self.class_table.setHorizontalHeaderLabels(["Class", "GT", "Pred", "TP", "FP", "FN", "Precision", "Recall", "AP"])
+        for table in (self.images_table, self.class_table):
+            table.verticalHeader().setVisible(False)
+            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+            header = table.horizontalHeader()
+            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.images_table.cellClicked.connect(lambda row, _col: self.open_row(row))
+        self.images_table.cellActivated.connect(lambda row, _col: self.open_row(row))
+        self.pr_chart = LineChart("Precision–recall", "recall", "precision", x_range=(0.0, 1.0), y_range=(0.0, 1.02),
+                                  empty_text="run a review")
+        self.confusion_chart = HeatmapChart("Confusion (instances)", "reference", "compared")
+        self.histogram_chart = LineChart("IoU of matched pairs", "IoU", "pairs", x_range=(0.0, 1.0), empty_text="run a review")
+        self.tables = QTabWidget()
+        self.tables.addTab(self.images_table, "Worst images")
+        self.tables.addTab(self.class_table, "Per class")
+        self.charts = QTabWidget()
+        self.charts.addTab(self.pr_chart, "PR curves")
+        self.charts.addTab(self.confusion_chart, "Confusion")
+        self.charts.addTab(self.histogram_chart, "IoU histogram")
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(row1)
+        left_layout.addLayout(row2)
+        left_layout.addWidget(self.status_label)
+        left_layout.addWidget(self.summary_label)
+        left_layout.addWidget(self.tables, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.charts)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+        self._on_kind()
+
+    # ------------------------------------------------------------------ inputs
+    def kind(self) -> ReviewKind:
+        return ReviewKind(self.kind_combo.currentData())
+
+    def set_kind(self, kind: ReviewKind, other: str = "") -> None:
+        """Choose what to compare (and the COCO file or other project)."""
+        self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+        self.other_edit.setText(other)
+
+    def _on_kind(self) -> None:
+        needs_other = self.kind() != ReviewKind.MODEL_VS_FINAL
+        self.other_edit.setEnabled(needs_other)
+        self.browse_button.setEnabled(needs_other)
+        self.other_edit.setPlaceholderText(
+            "ground-truth COCO instances JSON" if self.kind() == ReviewKind.VS_COCO
+            else "another .segproj over the same images" if needs_other else "(final annotations are the reference)")
+
+    def _browse(self) -> None:
+        if self.kind() == ReviewKind.VS_COCO:
+            path, _ = QFileDialog.getOpenFileName(self, "Ground-truth COCO file", "", "COCO JSON (*.json)")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Another project", "", "SegStudio project (*.segproj)")
+        if path:
+            self.other_edit.setText(path)
+
+    # ------------------------------------------------------------------ running
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run_review(self) -> bool:
+        """Start the review in a background thread; False when the inputs are incomplete."""
+        if self.context.project is None or self.running:
+            return False
+        other = self.other_edit.text().strip()
+        if self.kind() != ReviewKind.MODEL_VS_FINAL and not other:
+            self.status_label.setText("Choose the file to compare with first.")
+            return False
+        if other and not Path(other).is_file():
+            self.status_label.setText(f"{other}: no such file.")
+            return False
+        request = ReviewRequest(self.kind(), self.context.project_path, other, self.threshold_spin.value(),
+                                self.iou_type_combo.currentText())
+        self.status_label.setText(f"Computing: {KIND_LABELS[request.kind].lower()}…")
+        self.run_button.setEnabled(False)
+        relay = self._relay
+
+        def work() -> None:
+            try:
+                report = compute_review(request)
+            except Exception as exc:  # shown in the panel, never raised into Qt
+                relay.done.emit(request, None, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
+                return
+            relay.done.emit(request, report, "")
+
+        self._thread = threading.Thread(target=work, name="review", daemon=True)
+        self._thread.start()
+        return True
+
+    def _on_done(self, request: ReviewRequest, report: Any, error: str) -> None:
+        self.run_button.setEnabled(True)
+        self.request = request
+        if report is None:
+            self.error_text = error
+            self.status_label.setText("Review failed: " + error.splitlines()[0])
+            self.status_label.setToolTip(error)
+            self.reviewReady.emit()
+            return
+        self.error_text = ""
+        self.show_report(report, request)
+        self.reviewReady.emit()
+
+    # ------------------------------------------------------------------ showing
+    def show_report(self, report: Any, request: ReviewRequest | None = None) -> None:
+        """Fill the tables and charts from a ReviewReport."""
+        self.report = report
+        self.request = request or self.request
+        data = report.to_json() if hasattr(report, "to_json") else dict(report)
+        self.report_json = data
+        self.export_button.setEnabled(True)
+        self.status_label.setText(f"{data.get('compared', '')} vs {data.get('reference', '')} "
+                                  f"({data.get('iou_type', '')}, IoU ≥ {data.get('iou_threshold', 0.5):g})")
+        self._fill_summary(data)
+        self._fill_images(data.get("per_image") or [])
+        self._fill_classes(data.get("per_class") or [])
+        self._fill_pr(data.get("pr_curves") or {})
+        confusion = data.get("confusion") or {}
+        self.confusion_chart.set_matrix(confusion.get("matrix") or [], confusion.get("classes") or [], confusion.get("classes") or [])
+        histogram = data.get("iou_histogram") or {}
+        edges = histogram.get("bin_edges") or []
+        counts = histogram.get("matched") or []
+        if edges and counts:
+            xs, ys = [], []
+            for i, count in enumerate(counts):  # a step line over the bins
+                xs += [edges[i], edges[i + 1]]
+                ys += [count, count]
+            self.histogram_chart.set_series([Series("matched pairs", xs, ys, color="#2e86c1", markers=False)])
+
+    def _fill_summary(self, data: dict[str, Any]) -> None:
+        s = data.get("summary") or {}
+        coco = data.get("coco") or {}
+        parts = [
+            f"<b>Precision</b> {_fmt(s.get('precision'))}", f"<b>Recall</b> {_fmt(s.get('recall'))}",
+            f"<b>F1</b> {_fmt(s.get('f1'))}", f"<b>mean IoU</b> {_fmt(s.get('mean_iou'))}",
+            f"<b>AP</b> {_fmt(coco.get('AP'))}", f"<b>AP50</b> {_fmt(coco.get('AP50'))}",
+            f"TP {s.get('tp', '—')} · FP {s.get('fp', '—')} · FN {s.get('fn', '—')}",
+        ]
+        text = " &nbsp; ".join(parts)
+        outcomes = (data.get("model_outcomes") or {}).get("totals")
+        if outcomes:
+            text += ("<br>Pre-labels: accepted {a} · edited {e} (mean IoU {iou}) · rejected {r} · missed {m} · "
+                     "acceptance rate {rate}").format(
+                a=outcomes.get("accepted_unchanged", 0), e=outcomes.get("edited", 0), iou=_fmt(outcomes.get("mean_edit_iou")),
+                r=outcomes.get("rejected", 0), m=outcomes.get("missed", 0), rate=_fmt(outcomes.get("acceptance_rate")))
+        self.summary_label.setText(text)
+
+    def _fill_images(self, rows: list[dict[str, Any]]) -> None:
+        self.images_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):  # already worst first
+            values = [
+                _item(Path(str(row.get("path", ""))).name or f"image {row.get('image_id')}", False, int(row.get("image_id", 0))),
+                _item(_fmt(row.get("f1"))),
+                _item(str(row.get("tp", 0))), _item(str(row.get("fp", 0))), _item(str(row.get("fn", 0))),
+                _item(str(row.get("label_mismatches", 0))),
+                _item(_fmt(row.get("mean_iou"))),
+            ]
+            values[0].setToolTip(str(row.get("path", "")))
+            for c, item in enumerate(values):
+                self.images_table.setItem(r, c, item)
+
+    def _fill_classes(self, rows: list[dict[str, Any]]) -> None:
+        self.class_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            values = [_item(str(row.get("name", row.get("category_id"))), False, row.get("category_id"))]
+            values += [_item(str(row.get(k, 0))) for k in ("gt", "pred", "tp", "fp", "fn")]
+            values += [_item(_fmt(row.get(k))) for k in ("precision", "recall", "ap")]
+            for c, item in enumerate(values):
+                self.class_table.setItem(r, c, item)
+
+    def _fill_pr(self, pr: dict[str, Any]) -> None:
+        recall = pr.get("recall") or []
+        series = []
+        for curve in pr.get("curves") or []:
+            if abs(finite(curve.get("iou")) - 0.5) > 1e-6:
+                continue  # one threshold keeps the chart readable
+            precision = [finite(v) for v in curve.get("precision") or []]
+            if not any(not math.isnan(v) for v in precision):
+                continue
+            mean = curve.get("category_id") is None
+            series.append(Series(("mean" if mean else str(curve.get("name"))) + " @0.5", recall, precision,
+                                 color="#000000" if mean else "", dashed=mean, markers=False))
+        self.pr_chart.set_series(series[:10])
+
+    # ------------------------------------------------------------------ images
+    def image_ids_listed(self) -> list[int]:
+        """Image ids of the worst-images table, in order (worst first)."""
+        return [int(self.images_table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(self.images_table.rowCount())]
+
+    def open_row(self, row: int) -> None:
+        """Open the image of ``row`` of the worst-images table with its review overlay."""
+        ids = self.image_ids_listed()
+        if 0 <= row < len(ids):
+            self.open_image(ids[row])
+
+    def open_image(self, image_id: int) -> None:
+        """Open ``image_id`` in the workspace and mark its matched pairs, misses and extras."""
+        window = self.context.window
+        opener = getattr(window, "open_image", None)
+        if callable(opener):
+            opener(image_id)
+        self.show_marks(image_id)
+
+    def show_marks(self, image_id: int) -> list[Any]:
+        """Recompute the matching of ``image_id`` the way the review did and draw it."""
+        project, request = self.context.project, self.request
+        if project is None or request is None:
+            self.overlay.clear()
+            return []
+        other_project = None
+        coco_shapes = None
+        try:
+            if request.kind == ReviewKind.VS_COCO:
+                if self._coco_cache is None or self._coco_cache[0] != request.other:
+                    names = {c.name: c.id for c in project.categories()}
+                    self._coco_cache = (request.other, read_coco_shapes(request.other, names))
+                coco_shapes = self._coco_cache[1]
+            elif request.kind == ReviewKind.VS_PROJECT:
+                from annotations.store import Project
+
+                other_project = Project.open(request.other, readonly=True)
+            summary = (self.report_json or {}).get("summary") or {}
+            version = summary.get("model_version_id") if request.kind == ReviewKind.MODEL_VS_FINAL else None
+            gt, pred = image_sides(request.kind, project, image_id, other_project=other_project,
+                                   coco_shapes=coco_shapes, model_version_id=version if isinstance(version, int) else None)
+            names = {c.id: c.name for c in project.categories()}
+            marks, _ = review_marks(gt, pred, project.get_image(image_id).size_hw, names,
+                                    request.iou_threshold, request.iou_type)
+        except Exception:
+            log.exception("review overlay of image %s failed", image_id)
+            self.status_label.setText(f"Cannot mark image {image_id}: see the log.")
+            self.overlay.clear()
+            return []
+        finally:
+            if other_project is not None:
+                other_project.close()
+        self.overlay.set_marks(image_id, marks)
+        return marks
+
+    def _on_image_changed(self, *args: Any) -> None:
+        if self.overlay.image_id is not None and self.context.current_image_id() != self.overlay.image_id:
+            self.overlay.clear()
+
+    # ------------------------------------------------------------------ export
+    def _export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the review as HTML", "review.html", "HTML (*.html)")
+        if path:
+            self.export_html(path)
+
+    def export_html(self, path: "str | Path") -> Path | None:
+        """Write the self-contained HTML report of the current review."""
+        if self.report is None:
+            return None
+        from annotations.metrics.report_html import write_html
+
+        written = write_html(self.report, Path(path))
+        out = Path(written) if written is not None else Path(path)
+        self.status_label.setText(f"Report written to {out}")
+        return out

@@ -1,0 +1,1 @@
+"""Dialogs: keyboard shortcuts help, import and export."""

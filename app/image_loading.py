@@ -1,0 +1,276 @@
+"""Decoding image files for display and building their resolution pyramid (no Qt here).
+
+Every image becomes an 8-bit display array: grayscale ``(H, W)`` uint8 or colour ``(H, W, 4)``
+uint8 in B, G, R, A byte order (Qt's ``Format_RGB32`` on little-endian machines, alpha forced to
+255). 16-bit and float images are stretched between robust percentiles; the EXIF orientation is
+applied, so the array is the image *as displayed* (the size the project records).
+
+Large images are never drawn from the full-resolution array when zoomed out: :class:`Pyramid`
+keeps levels halved in each step (level k is ``2**k`` times smaller), built lazily, so a
+20,000 x 15,000 photo opens and pans without resampling hundreds of megabytes per frame.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from annotations.errors import AnnotationsError
+
+PILImage.MAX_IMAGE_PIXELS = None  # huge scans are legitimate here; the file is the user's own
+EXIF_ORIENTATION_TAG = 0x0112
+PERCENTILE_LOW, PERCENTILE_HIGH = 0.5, 99.5
+PYRAMID_MIN_SIDE = 512
+"""The coarsest pyramid level is the first whose longer side is at most this many pixels."""
+
+
+class ImageLoadError(AnnotationsError):
+    """An image file cannot be decoded for display; the message names the file."""
+
+
+@dataclass(frozen=True)
+class DisplayImage:
+    """A decoded image ready to draw.
+
+    ``pixels`` is (H, W) uint8 (grayscale) or (H, W, 4) uint8 B,G,R,A; ``source_dtype`` the dtype
+    and ``source_channels`` the channel count of the file; ``orientation`` the EXIF tag applied.
+    """
+
+    path: Path
+    pixels: np.ndarray
+    source_dtype: str
+    source_channels: int
+    orientation: int = 1
+
+    @property
+    def size_hw(self) -> tuple[int, int]:
+        """(height, width) in pixels as displayed."""
+        return (int(self.pixels.shape[0]), int(self.pixels.shape[1]))
+
+    @property
+    def is_gray(self) -> bool:
+        return self.pixels.ndim == 2
+
+
+def exif_orientation(path: Path) -> int:
+    """The EXIF orientation tag of ``path`` (1 when absent or unreadable); reads the header only."""
+    try:
+        with PILImage.open(path) as image:
+            value = int(PILImage.Image.getexif(image).get(EXIF_ORIENTATION_TAG, 1) or 1)
+    except (OSError, ValueError, SyntaxError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Transform an (H, W[, C]) array as EXIF ``orientation`` (1-8) says, so it reads upright."""
+    if orientation == 2:
+        array = array[:, ::-1]
+    elif orientation == 3:
+        array = array[::-1, ::-1]
+    elif orientation == 4:
+        array = array[::-1]
+    elif orientation == 5:
+        array = np.swapaxes(array, 0, 1)
+    elif orientation == 6:
+        array = np.rot90(array, -1)
+    elif orientation == 7:
+        array = np.rot90(array, 1)[::-1, ::-1]
+    elif orientation == 8:
+        array = np.rot90(array, 1)
+    return np.ascontiguousarray(array)
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """Map any numeric (H, W[, C]) array to uint8 for display.
+
+    uint8 is returned unchanged; other integer and float types are stretched linearly between
+    the 0.5th and 99.5th percentiles (computed on a subsample, all channels together) so dim
+    16-bit microscopy and 12-bit sensor data are visible; NaNs become 0.
+    """
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    step = max(1, int(math.sqrt(array.shape[0] * array.shape[1] / 250_000)))
+    sample = array[::step, ::step].astype(np.float64)
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return np.zeros(array.shape, np.uint8)
+    low, high = np.percentile(sample, [PERCENTILE_LOW, PERCENTILE_HIGH])
+    if high <= low:
+        low, high = float(sample.min()), float(sample.max())
+    if high <= low:
+        high = low + 1.0
+    if array.dtype == np.uint16:  # a lookup table is ~10x faster than float arithmetic
+        lut = np.clip((np.arange(65536, dtype=np.float64) - low) * (255.0 / (high - low)), 0, 255)
+        return lut.astype(np.uint8)[array]
+    scaled = (np.nan_to_num(array.astype(np.float32), nan=low) - np.float32(low)) * np.float32(255.0 / (high - low))
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def _to_display_channels(array: np.ndarray, bgr: bool) -> np.ndarray:
+    """(H, W) gray stays; (H, W, 1) -> gray; 2 channels (gray+alpha) -> gray; 3/4 -> B,G,R,255."""
+    if array.ndim == 2:
+        return np.ascontiguousarray(array)
+    channels = array.shape[2]
+    if channels in (1, 2):
+        return np.ascontiguousarray(array[:, :, 0])
+    if channels == 3:
+        code = cv2.COLOR_BGR2BGRA if bgr else cv2.COLOR_RGB2BGRA
+        return cv2.cvtColor(np.ascontiguousarray(array), code)
+    if channels >= 4:
+        rgba = np.ascontiguousarray(array[:, :, :4])
+        out = rgba.copy() if bgr else cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
+        out[:, :, 3] = 255
+        return out
+    raise ImageLoadError(f"unsupported channel count {channels}")
+
+
+def _decode_with_pillow(path: Path) -> tuple[np.ndarray, bool, int]:
+    with PILImage.open(path) as image:
+        orientation = int(PILImage.Image.getexif(image).get(EXIF_ORIENTATION_TAG, 1) or 1)
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+            image = image.convert("RGBA" if "A" in image.mode or image.mode == "P" else "RGB")
+        elif image.mode == "LA":
+            image = image.convert("L")
+        array = np.asarray(image)
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array, False, orientation
+
+
+def decode_image(path: "str | Path") -> DisplayImage:
+    """Decode ``path`` for display (EXIF orientation applied, 8-bit, gray or B,G,R,A).
+
+    OpenCV decodes (fast, 16-bit aware); Pillow is the fallback for what OpenCV cannot read.
+    Raises :class:`ImageLoadError` naming the file when neither can.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageLoadError(f"{path}: image file not found")
+    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if array is not None and array.size > 0:
+        orientation = exif_orientation(path) if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".png") else 1
+        array = apply_orientation(array, orientation)
+        bgr = True
+    else:
+        try:
+            array, bgr, orientation = _decode_with_pillow(path)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageLoadError(f"{path}: cannot decode image ({exc})") from exc
+    source_dtype = str(array.dtype)
+    source_channels = 1 if array.ndim == 2 else int(array.shape[2])
+    pixels = _to_display_channels(to_uint8(array), bgr)
+    return DisplayImage(path, pixels, source_dtype, source_channels, orientation)
+
+
+PREVIEW_FACTOR = 8
+
+
+def decode_preview(path: "str | Path") -> DisplayImage | None:
+    """A quick 1/8-resolution decode of a JPEG (libjpeg scales while decoding: a 300-megapixel
+    photo previews in a fraction of its full decode time), EXIF orientation applied. None for
+    other formats or when it fails; the full image is decoded anyway."""
+    path = Path(path)
+    if path.suffix.lower() not in (".jpg", ".jpeg"):
+        return None
+    array = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_8)
+    if array is None or array.size == 0:
+        return None
+    return DisplayImage(path, _to_display_channels(array, bgr=True), "uint8", 3, exif_orientation(path))
+
+
+def thumbnail(path: "str | Path", max_side: int) -> np.ndarray:
+    """A small (h, w, 4) B,G,R,A or (h, w) gray uint8 preview whose longer side is <= max_side.
+
+    JPEGs are decoded at reduced resolution (Pillow ``draft``), so this is cheap even for
+    large photos. Raises :class:`ImageLoadError` when the file is unreadable.
+    """
+    path = Path(path)
+    try:
+        with PILImage.open(path) as image:
+            image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (max_side, max_side))
+            orientation = int(PILImage.Image.getexif(image).get(EXIF_ORIENTATION_TAG, 1) or 1)
+            image.load()
+            if image.mode in ("P", "PA", "CMYK", "YCbCr", "1", "LA", "RGBA"):
+                image = image.convert("RGB")
+            array = np.asarray(image)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageLoadError(f"{path}: cannot decode image ({exc})") from exc
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("="))
+    array = apply_orientation(to_uint8(array), orientation if 1 <= orientation <= 8 else 1)
+    height, width = array.shape[:2]
+    factor = max(height, width) / float(max_side)
+    if factor > 1:
+        size = (max(1, round(width / factor)), max(1, round(height / factor)))
+        array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+    return _to_display_channels(array, bgr=False)
+
+
+class Pyramid:
+    """Resolution levels of a display array, built lazily and thread-safely.
+
+    Level 0 is the array itself; level k is half of level k-1 in each dimension (area
+    averaging), down to the first level whose longer side is <= :data:`PYRAMID_MIN_SIDE`.
+    """
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self._levels: list[np.ndarray | None] = [pixels]
+        longest = max(pixels.shape[0], pixels.shape[1])
+        count = 1
+        while longest > PYRAMID_MIN_SIDE:
+            longest = (longest + 1) // 2
+            count += 1
+        self._levels += [None] * (count - 1)
+        self._lock = threading.Lock()
+
+    @property
+    def level_count(self) -> int:
+        return len(self._levels)
+
+    @property
+    def size_hw(self) -> tuple[int, int]:
+        """(height, width) of level 0."""
+        base = self._levels[0]
+        assert base is not None
+        return (int(base.shape[0]), int(base.shape[1]))
+
+    def level_for_scale(self, scale: float) -> int:
+        """The coarsest level whose resolution still covers ``scale`` screen pixels per image
+        pixel (so drawing only ever shrinks, never magnifies a coarse level)."""
+        if scale >= 1.0 or scale <= 0:
+            return 0
+        return max(0, min(self.level_count - 1, int(math.floor(math.log2(1.0 / scale)))))
+
+    def is_built(self, level: int) -> bool:
+        return self._levels[level] is not None
+
+    def level(self, level: int) -> np.ndarray:
+        """The array of ``level`` (built now from the level above if needed)."""
+        found = self._levels[level]
+        if found is not None:
+            return found
+        with self._lock:
+            for index in range(1, level + 1):
+                if self._levels[index] is None:
+                    above = self._levels[index - 1]
+                    assert above is not None
+                    size = (max(1, (above.shape[1] + 1) // 2), max(1, (above.shape[0] + 1) // 2))
+                    self._levels[index] = np.ascontiguousarray(cv2.resize(above, size, interpolation=cv2.INTER_AREA))
+        built = self._levels[level]
+        assert built is not None
+        return built
+
+    def build_all(self) -> None:
+        """Build every level (call from a worker thread after decoding)."""
+        self.level(self.level_count - 1)

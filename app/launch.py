@@ -1,0 +1,85 @@
+"""Starting the GUI: ``run_gui(project_path, screenshot=None, panel=None) -> exit code``.
+
+With ``screenshot`` the window is rendered offscreen (no display needed), saved as PNG, and the
+process exits 0. Bad input (missing or corrupt project, unknown panel) gives exit code 2 with
+the message on stderr (with ``screenshot``) or in an error dialog.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from annotations.errors import AnnotationsError
+
+SCREENSHOT_SIZE = (1600, 1000)
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def _application(offscreen: bool):  # noqa: ANN202 - QApplication, imported lazily
+    if offscreen and "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("SegStudio")
+        app.setOrganizationName("SegStudio")
+        app.setStyle("Fusion")
+    return app
+
+
+def _fail(message: str, screenshot: Path | None) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    if screenshot is None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "SegStudio", message)
+    return EXIT_BAD_INPUT
+
+
+def save_screenshot(window, path: Path) -> None:  # noqa: ANN001 - MainWindow
+    """Render ``window`` (after the image is decoded and every visible tile is drawn) to PNG."""
+    from PySide6.QtCore import QCoreApplication
+
+    window.binding.wait_until_loaded()
+    for _ in range(3):
+        QCoreApplication.processEvents()
+    window.canvas.flush_rendering()
+    QCoreApplication.processEvents()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(path), "PNG"):
+        raise OSError(f"{path}: cannot write the screenshot")
+
+
+def run_gui(project_path: "str | os.PathLike[str]", screenshot: Path | None = None, panel: str | None = None) -> int:
+    """Open the main window on ``project_path``; returns the process exit code."""
+    screenshot = Path(screenshot) if screenshot is not None else None
+    app = _application(offscreen=screenshot is not None)
+    from annotations.store import Project
+    from app.main_window import MainWindow
+
+    project_path = Path(project_path)
+    try:
+        project = Project.open(project_path)
+    except AnnotationsError as exc:
+        return _fail(str(exc), screenshot)
+    window = MainWindow(project, owns_project=True)
+    if screenshot is not None:
+        window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    if panel is not None:
+        try:
+            window.show_panel(panel)
+        except KeyError as exc:
+            window.close()
+            return _fail(str(exc.args[0]), screenshot)
+    if screenshot is not None:
+        try:
+            save_screenshot(window, screenshot)
+        finally:
+            window.close()
+        return EXIT_OK
+    return int(app.exec())

@@ -1,0 +1,341 @@
+"""The image list: thumbnail, file name and status of every image, filters by status and by
+class, and previous/next unfinished buttons. Thumbnails are decoded in a worker thread."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotations.model import Image, ImageStatus
+from app.canvas.qt_numpy import qimage_from_array
+from app.image_loading import ImageLoadError, thumbnail
+from app.session import Session
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+THUMB_PX = 52
+ROW_HEIGHT = THUMB_PX + 10
+THUMBNAIL_MAX_PIXELS = 60_000_000
+"""Non-JPEG images larger than this get no thumbnail (it would mean decoding them whole)."""
+STATUS_COLORS = {
+    ImageStatus.NEW: "#8a8f98",
+    ImageStatus.PRELABELED: "#9b59b6",
+    ImageStatus.IN_PROGRESS: "#e6a23c",
+    ImageStatus.DONE: "#2e9d5b",
+    ImageStatus.REVIEWED: "#2f80ed",
+}
+STATUS_TEXT = {
+    ImageStatus.NEW: "new",
+    ImageStatus.PRELABELED: "pre-labeled",
+    ImageStatus.IN_PROGRESS: "in progress",
+    ImageStatus.DONE: "done",
+    ImageStatus.REVIEWED: "reviewed",
+}
+ImageRole = Qt.ItemDataRole.UserRole + 1
+
+
+class ThumbnailCache(QObject):
+    """Decodes thumbnails in one worker thread; ``ready(image_id)`` fires when one is there."""
+
+    ready = Signal(int)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pixmaps: dict[int, QPixmap] = {}
+        self._images: dict[int, QImage | None] = {}
+        self._requested: set[int] = set()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnails")
+
+    def get(self, image: Image, path: Path) -> QPixmap | None:
+        found = self._pixmaps.get(image.id)
+        if found is not None:
+            return found
+        with self._lock:
+            ready = self._images.pop(image.id, None)
+        if ready is not None:
+            pixmap = self._pixmaps[image.id] = QPixmap.fromImage(ready)
+            return pixmap
+        if image.id not in self._requested and not self._closed:
+            self._requested.add(image.id)
+            big = image.width * image.height > THUMBNAIL_MAX_PIXELS and path.suffix.lower() not in (".jpg", ".jpeg")
+            if not big:
+                self._executor.submit(self._job, image.id, path)
+        return None
+
+    def _job(self, image_id: int, path: Path) -> None:
+        try:
+            array = thumbnail(path, THUMB_PX)
+        except (ImageLoadError, MemoryError, OSError):
+            return
+        qimage = qimage_from_array(array).copy()
+        with self._lock:
+            self._images[image_id] = qimage
+        self.ready.emit(image_id)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class ImageListModel(QAbstractListModel):
+    """The filtered image list (``rows``) of the session."""
+
+    def __init__(self, session: Session, thumbnails: ThumbnailCache, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.thumbnails = thumbnails
+        self.rows: list[Image] = []
+        thumbnails.ready.connect(self._on_thumbnail)
+
+    def set_rows(self, rows: list[Image]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def update_images(self, images_by_id: dict[int, Image]) -> None:
+        """Refresh statuses in place (no reset: keeps the scroll position)."""
+        for row, image in enumerate(self.rows):
+            fresh = images_by_id.get(image.id)
+            if fresh is not None and fresh != image:
+                self.rows[row] = fresh
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
+
+    def row_of(self, image_id: int) -> int:
+        return next((r for r, image in enumerate(self.rows) if image.id == image_id), -1)
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        image = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return PurePosixPath(image.path).name
+        if role == ImageRole:
+            return image
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.thumbnails.get(image, self.session.project.image_path(image))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{image.path}\n{image.width} × {image.height} px · {STATUS_TEXT[image.status]} · id {image.id}"
+        return None
+
+    def _on_thumbnail(self, image_id: int) -> None:
+        row = self.row_of(image_id)
+        if row >= 0:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+class ImageRowDelegate(QStyledItemDelegate):
+    """Thumbnail, file name, and a coloured status pill."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+        return QSize(200, ROW_HEIGHT)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        image: Image = index.data(ImageRole)
+        if image is None:
+            return
+        painter.save()
+        rect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect, option.palette.highlight())
+        thumb_rect = QRect(rect.left() + 5, rect.top() + 5, THUMB_PX, THUMB_PX)
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        painter.fillRect(thumb_rect, QColor("#3a3d41"))
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            scaled = pixmap.scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            painter.drawPixmap(
+                thumb_rect.left() + (THUMB_PX - scaled.width()) // 2, thumb_rect.top() + (THUMB_PX - scaled.height()) // 2, scaled
+            )
+        text_left = thumb_rect.right() + 8
+        text_color = option.palette.highlightedText().color() if selected else option.palette.text().color()
+        font = QFont(option.font)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(text_color)
+        name_rect = QRect(text_left, rect.top() + 6, rect.right() - text_left - 4, 20)
+        name = painter.fontMetrics().elidedText(index.data(Qt.ItemDataRole.DisplayRole), Qt.TextElideMode.ElideMiddle, name_rect.width())
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        small = QFont(option.font)
+        small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
+        painter.setFont(small)
+        status_text = STATUS_TEXT[image.status]
+        width = painter.fontMetrics().horizontalAdvance(status_text) + 12
+        pill = QRect(text_left, rect.top() + 30, width, 18)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(STATUS_COLORS[image.status]))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.drawRoundedRect(pill, 8, 8)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, status_text)
+        painter.setPen(text_color)
+        size_rect = QRect(pill.right() + 8, pill.top(), rect.right() - pill.right() - 10, 18)
+        painter.drawText(size_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"{image.width}×{image.height}")
+        painter.restore()
+
+
+class ImagesPanel(QWidget):
+    """Filters on top, the list, and previous/next unfinished buttons below."""
+
+    FILTERS: tuple[tuple[str, str], ...] = (
+        ("all", "All statuses"),
+        ("unfinished", "Unfinished"),
+        *((s.value, STATUS_TEXT[s].capitalize()) for s in ImageStatus),
+    )
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__()
+        self.window = window
+        self.session = window.session
+        self.thumbnails = ThumbnailCache(self)
+        self.model = ImageListModel(self.session, self.thumbnails, self)
+        self._categories_by_image: dict[int, set[int]] | None = None
+
+        self.status_filter = QComboBox()
+        for key, text in self.FILTERS:
+            self.status_filter.addItem(text, key)
+        self.class_filter = QComboBox()
+        self.summary = QLabel()
+        self.summary.setObjectName("imagesSummary")
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(ImageRowDelegate(self.list))
+        self.list.setUniformItemSizes(True)
+        self.list.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.prev_button = QPushButton("◀ Unfinished")
+        self.prev_button.setToolTip("Previous unfinished image (Shift+A)")
+        self.next_button = QPushButton("Unfinished ▶")
+        self.next_button.setToolTip("Next unfinished image (Shift+D)")
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.status_filter, 1)
+        filters.addWidget(self.class_filter, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.prev_button)
+        buttons.addWidget(self.next_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+
+        self.status_filter.currentIndexChanged.connect(self.apply_filters)
+        self.class_filter.currentIndexChanged.connect(self.apply_filters)
+        self.list.clicked.connect(self._on_clicked)
+        self.list.activated.connect(self._on_clicked)
+        self.prev_button.clicked.connect(lambda: window.go_unfinished(-1))
+        self.next_button.clicked.connect(lambda: window.go_unfinished(+1))
+        self.session.imagesChanged.connect(self._on_images_changed)
+        self.session.imageChanged.connect(self._select_current)
+        self.session.categoriesChanged.connect(self._fill_class_filter)
+        self.session.annotationsChanged.connect(self._on_annotations_changed)
+        self._fill_class_filter()
+        self.apply_filters()
+
+    # ------------------------------------------------------------------ filters
+    def _fill_class_filter(self) -> None:
+        current = self.class_filter.currentData()
+        self.class_filter.blockSignals(True)
+        self.class_filter.clear()
+        self.class_filter.addItem("Any class", None)
+        self.class_filter.addItem("No shapes", -1)
+        for category in self.session.categories:
+            self.class_filter.addItem(category.name, category.id)
+        index = self.class_filter.findData(current)
+        self.class_filter.setCurrentIndex(max(0, index))
+        self.class_filter.blockSignals(False)
+
+    def set_status_filter(self, key: str) -> None:
+        """Show ``all``, ``unfinished`` or one status value (e.g. ``done``)."""
+        self.status_filter.setCurrentIndex(self.status_filter.findData(key))
+
+    def set_class_filter(self, category_id: int | None) -> None:
+        """Only images with a shape of ``category_id`` (None: any; -1: images without shapes)."""
+        self.class_filter.setCurrentIndex(max(0, self.class_filter.findData(category_id)))
+
+    def _category_index(self) -> dict[int, set[int]]:
+        if self._categories_by_image is None:
+            index: dict[int, set[int]] = {image.id: set() for image in self.session.images}
+            for annotation in self.session.project.annotations():
+                index.setdefault(annotation.image_id, set()).add(annotation.category_id)
+            self._categories_by_image = index
+        return self._categories_by_image
+
+    def _on_annotations_changed(self, _changed: object) -> None:
+        image = self.session.image
+        if self._categories_by_image is not None and image is not None:
+            self._categories_by_image[image.id] = {a.category_id for a in self.session.annotations.values()}
+
+    def visible_images(self) -> list[Image]:
+        status_key = self.status_filter.currentData()
+        category = self.class_filter.currentData()
+        rows = []
+        for image in self.session.images:
+            if status_key == "unfinished" and image.status.is_finished:
+                continue
+            if status_key not in ("all", "unfinished") and image.status.value != status_key:
+                continue
+            if category is not None:
+                present = self._category_index().get(image.id, set())
+                if (category == -1 and present) or (category != -1 and category not in present):
+                    continue
+            rows.append(image)
+        return rows
+
+    def apply_filters(self) -> None:
+        self.model.set_rows(self.visible_images())
+        self._update_summary()
+        self._select_current()
+
+    def _update_summary(self) -> None:
+        images = self.session.images
+        done = sum(1 for image in images if image.status.is_finished)
+        self.summary.setText(f"{len(self.model.rows)} of {len(images)} images shown · {done} done")
+
+    def _on_images_changed(self) -> None:
+        if self.status_filter.currentData() == "all" and [i.id for i in self.model.rows] == [i.id for i in self.session.images]:
+            self.model.update_images({image.id: image for image in self.session.images})
+            self._update_summary()
+        else:
+            self.apply_filters()
+
+    def _select_current(self, *_args: object) -> None:
+        image = self.session.image
+        row = self.model.row_of(image.id) if image is not None else -1
+        selection = self.list.selectionModel()
+        if row < 0:
+            selection.clearSelection()
+            return
+        index = self.model.index(row)
+        selection.setCurrentIndex(index, selection.SelectionFlag.ClearAndSelect)
+        self.list.scrollTo(index)
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        image = index.data(ImageRole)
+        if image is not None and (self.session.image is None or image.id != self.session.image.id):
+            self.window.open_image(image.id)

@@ -1,0 +1,179 @@
+"""Benchmark: the retrain-on-corrections loop with a simulated annotator.
+
+The annotator finishes images in order, each by writing the ground truth (after looking at the
+pre-labels the current model left on it). Every ``--every`` finished images the engine retrains
+(warm start, promotion only if validation improves) and re-predicts the unfinished images. After
+each round it prints, against the number of finished images:
+
+* pre-label quality on the still-unfinished images: mask AP (COCO, instance models) or mIoU
+  (semantic models), measured with ``annotations.metrics`` against the ground truth;
+* the share of pre-labels an annotator would accept as is (IoU >= 0.8 with a ground-truth shape);
+* the time from the trigger to the promoted model (training + validation + version row), and
+  the time to re-predict.
+
+The first row (0 finished) is the untrained model. Data sets:
+``membrane`` (ISBI 2012 EM slices, semantic, default model ``unet``) and ``balloon`` (instance,
+default model ``maskrcnn_resnet50_fpn``; pretrained COCO weights are used when in torchvision's
+cache).
+
+    .venv/bin/python bench/retrain_curve.py [--dataset membrane] [--images 12] [--every 3] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from annotations.geometry import Mask, Polygon, mask_iou, masks_iou_matrix, polygon_to_mask, rle  # noqa: E402
+from annotations.metrics.detection import coco_map  # noqa: E402
+from annotations.metrics.semantic import confusion_matrix, semantic_metrics  # noqa: E402
+from annotations.model import Annotation, Category, Image, ImageStatus, PredictionState  # noqa: E402
+from annotations.store import Project  # noqa: E402
+from engine.jobs.prelabel import run_prelabel  # noqa: E402
+from engine.jobs.train import run_train  # noqa: E402
+from engine.protocol import Device, Prelabel, Train  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ACCEPT_IOU = 0.8
+
+
+def membrane_data(folder: Path, count: int, size: int) -> tuple[Path, dict[int, list[Mask]]]:
+    """A project of ``count`` NEW EM slices (cropped to ``size``) and the membrane masks."""
+    path = folder / "membranes.segproj"
+    project = Project.create(path, [Category(1, "membrane", "#ff0000", is_thing=False)])
+    truth: dict[int, list[Mask]] = {}
+    images = []
+    for k in range(count):
+        gray = cv2.imread(str(DATA / "isbi2012_membrane" / "train_image" / f"{k}.png"), cv2.IMREAD_GRAYSCALE)[:size, :size]
+        label = cv2.imread(str(DATA / "isbi2012_membrane" / "train_label" / f"{k}.png"), cv2.IMREAD_GRAYSCALE)[:size, :size]
+        cv2.imwrite(str(folder / f"slice{k}.png"), gray)
+        images.append(Image(k + 1, f"slice{k}.png", gray.shape[1], gray.shape[0]))
+        truth[k + 1] = [rle.encode(label < 128)]
+    project.add_images(images)
+    project.close()
+    return path, truth
+
+
+def balloon_data(folder: Path, count: int) -> tuple[Path, dict[int, list[Mask]]]:
+    """A project of ``count`` NEW balloon photos (train then val split) and their masks."""
+    from train import balloon_regions  # bench/train.py
+
+    items = (balloon_regions("train") + balloon_regions("val"))[:count]
+    path = folder / "balloons.segproj"
+    project = Project.create(path, [Category(1, "balloon", "#e6194b")])
+    truth: dict[int, list[Mask]] = {}
+    images = []
+    for k, (image_path, polygons) in enumerate(items, start=1):
+        from PIL import Image as PILImage
+
+        with PILImage.open(image_path) as im:
+            width, height = im.size
+        images.append(Image(k, str(image_path), width, height))
+        truth[k] = [polygon_to_mask(Polygon.from_points(p), (height, width)) for p in polygons]
+    project.add_images(images)
+    project.close()
+    return path, truth
+
+
+def quality(project: Project, truth: dict[int, list[Mask]], semantic: bool) -> tuple[str, float | None, float | None]:
+    """(metric name, value, accepted share) of the proposed pre-labels on unfinished images."""
+    unfinished = [i for i in project.images() if not i.status.is_finished]
+    if not unfinished:
+        return ("miou" if semantic else "mask AP"), None, None
+    accepted, total = 0, 0
+    if semantic:
+        cm = np.zeros((2, 2), np.int64)
+        for image in unfinished:
+            preds = project.predictions(image.id, state=PredictionState.PROPOSED)
+            gt = rle.decode(truth[image.id][0])
+            pred = rle.decode(preds[0].geometry) if preds else np.zeros_like(gt)
+            cm += confusion_matrix(gt.astype(np.uint8), pred.astype(np.uint8), 2)
+            for p in preds:
+                total += 1
+                accepted += mask_iou(p.geometry, truth[image.id][0]) >= ACCEPT_IOU
+        return "miou", semantic_metrics(cm).miou, (accepted / total if total else None)
+    images, annotations, results = [], [], []
+    for image in unfinished:
+        images.append({"id": image.id, "width": image.width, "height": image.height})
+        for m in truth[image.id]:
+            annotations.append({"id": len(annotations) + 1, "image_id": image.id, "category_id": 1, "iscrowd": 0,
+                                "area": float(rle.area(m)), "segmentation": m.to_coco(),
+                                "bbox": list(rle.bbox(m).xywh)})
+        preds = project.predictions(image.id, state=PredictionState.PROPOSED)
+        masks = [p.geometry for p in preds if isinstance(p.geometry, Mask)]
+        if masks:
+            ious = masks_iou_matrix(masks, truth[image.id])
+            total += len(masks)
+            accepted += int((ious.max(axis=1) >= ACCEPT_IOU).sum()) if ious.size else 0
+        results += [{"image_id": image.id, "category_id": 1, "score": p.score, "segmentation": p.geometry.to_coco()}
+                    for p in preds if isinstance(p.geometry, Mask)]
+    stats = coco_map({"images": images, "annotations": annotations, "categories": [{"id": 1}]}, results, "segm")
+    return "mask AP", stats["AP"], (accepted / total if total else None)
+
+
+def finish(project: Project, image_id: int, masks: list[Mask]) -> None:
+    """The annotator's work on one image: the ground truth, then done."""
+    project.add_annotations([Annotation(0, image_id, 1, m) for m in masks])
+    project.put_image_status(image_id, ImageStatus.DONE)
+
+
+def fmt(value: float | None) -> str:
+    return "   -  " if value is None or value != value else f"{value:6.3f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=["membrane", "balloon"], default="membrane")
+    parser.add_argument("--model", default="", help="default: unet (membrane), maskrcnn_resnet50_fpn (balloon)")
+    parser.add_argument("--images", type=int, default=12)
+    parser.add_argument("--every", type=int, default=3, help="retrain after this many newly finished images")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--iterations-per-epoch", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--size", type=int, default=256, help="membrane: crop the slices to this side")
+    parser.add_argument("--device", choices=[d.value for d in Device], default="auto")
+    args = parser.parse_args()
+    semantic = args.dataset == "membrane"
+    model = args.model or ("unet" if semantic else "maskrcnn_resnet50_fpn")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, truth = membrane_data(Path(tmp), args.images, args.size) if semantic else balloon_data(Path(tmp), args.images)
+        device = Device(args.device)
+        run_prelabel(Prelabel(str(path), model=model, device=device, score_threshold=0.5))
+        print(f"{args.dataset}: {args.images} images, model {model}, retrain every {args.every} finished images, "
+              f"{args.epochs} epochs per round")
+        print(" finished | pre-labels on unfinished images  | trigger -> promoted | re-predict | promoted")
+        rows = []
+        with Project.open(path) as project:
+            name, value, share = quality(project, truth, semantic)
+        print(f"  {0:6d}  | {name} {fmt(value)}  accepted {fmt(share)} |          -          |     -      | untrained")
+        for k, image_id in enumerate(sorted(truth), start=1):
+            with Project.open(path) as project:
+                finish(project, image_id, truth[image_id])
+            if k % args.every or k == len(truth) or k < 2:
+                continue
+            started = time.perf_counter()
+            result = run_train(Train(str(path), model=model, epochs=args.epochs, device=device,
+                                     batch_size=args.batch_size, iterations_per_epoch=args.iterations_per_epoch,
+                                     reprelabel=True))
+            total_s = time.perf_counter() - started
+            repredict_s = result.prelabel.seconds if result.prelabel else 0.0
+            with Project.open(path) as project:
+                name, value, share = quality(project, truth, semantic)
+            rows.append((k, value, share, total_s - repredict_s, repredict_s, result.promoted))
+            print(f"  {k:6d}  | {name} {fmt(value)}  accepted {fmt(share)} | {total_s - repredict_s:15.1f} s "
+                  f"| {repredict_s:8.1f} s | {'yes' if result.promoted else 'no'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

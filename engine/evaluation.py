@@ -1,0 +1,118 @@
+"""Validation of a model on held-out finished images, with the review metrics of
+:mod:`annotations.metrics` (COCO mAP through the maintained evaluator; the pixel confusion
+matrix for semantic models).
+
+Primary metric (decides promotion): ``segm_map`` for instance masks, ``bbox_map`` for boxes,
+``miou`` for semantic masks. Undefined values (no ground truth) are stored as None and never
+count as an improvement.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from annotations.geometry import rle, to_box, to_mask
+from annotations.metrics.detection import coco_map
+from annotations.metrics.semantic import confusion_matrix, semantic_metrics
+from engine.data import ImageCache, SnapshotImage, semantic_target
+from engine.inference import ImagePrediction, predict, prepare_for_inference
+from engine.jobs.context import IsCancelled, check_cancelled, never_cancelled
+from engine.models.registry import BuiltModel, OutputKind
+
+
+def primary_metric(output: OutputKind) -> str:
+    """The metric key that decides promotion for a kind of model."""
+    return {OutputKind.INSTANCE_MASKS: "segm_map", OutputKind.BOXES: "bbox_map"}.get(output, "miou")
+
+
+def _num(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def is_better(new: dict[str, Any], old: dict[str, Any] | None, key: str, min_delta: float = 0.0) -> bool:
+    """Whether ``new[key]`` beats ``old[key]`` by more than ``min_delta`` (undefined never wins;
+    anything defined beats an undefined or missing old value)."""
+    value = new.get(key)
+    if value is None:
+        return False
+    previous = None if old is None else old.get(key)
+    return previous is None or value > previous + min_delta
+
+
+def evaluate(
+    built: BuiltModel,
+    items: Sequence[SnapshotImage],
+    class_ids: Sequence[int],
+    cache: ImageCache,
+    device: torch.device,
+    *,
+    batch_size: int = 2,
+    is_cancelled: IsCancelled = never_cancelled,
+) -> dict[str, Any]:
+    """Validation metrics of ``built`` on ``items`` (their human annotations are the truth).
+
+    ``class_ids``: category id of class index 1..K. The module is left in eval mode.
+    """
+    class_index = {cid: i + 1 for i, cid in enumerate(class_ids)}
+    prepare_for_inference(built, device)
+    predictions: list[ImagePrediction] = []
+    for start in range(0, len(items), max(batch_size, 1)):
+        check_cancelled(is_cancelled)
+        chunk = items[start : start + batch_size]
+        predictions += predict(built, [cache.get(item) for item in chunk], device, score_threshold=0.0)
+    if built.spec.output is OutputKind.SEMANTIC_MASKS:
+        return _semantic(items, predictions, class_ids, class_index, built.num_classes)
+    return _coco(items, predictions, class_index, len(class_ids), with_masks=built.spec.output.has_masks)
+
+
+def _semantic(items: Sequence[SnapshotImage], predictions: Sequence[ImagePrediction], class_ids: Sequence[int],
+              class_index: dict[int, int], num_classes: int) -> dict[str, Any]:
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    for item, pred in zip(items, predictions):
+        cm += confusion_matrix(semantic_target(item, class_index), pred.label_map, num_classes, ignore_index=255)
+    m = semantic_metrics(cm, ["background", *map(str, class_ids)])
+    return {
+        "miou": _num(m.miou),
+        "pixel_accuracy": _num(m.pixel_accuracy),
+        "mean_dice": _num(m.mean_dice),
+        "iou_per_class": {name: _num(float(v)) for name, v in zip(["background", *map(str, class_ids)], m.iou)},
+        "val_images": len(items),
+    }
+
+
+def _coco(items: Sequence[SnapshotImage], predictions: Sequence[ImagePrediction], class_index: dict[int, int],
+          n_classes: int, *, with_masks: bool) -> dict[str, Any]:
+    images, annotations, results = [], [], []
+    for item in items:
+        height, width = item.image.size_hw
+        images.append({"id": item.image.id, "width": width, "height": height})
+        for shape in item.shapes:
+            index = class_index.get(shape.category_id)
+            if index is None:
+                continue
+            mask = to_mask(shape.geometry, (height, width))
+            box = to_box(shape.geometry)
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": item.image.id, "category_id": index,
+                "bbox": list(box.xywh), "area": float(rle.area(mask)), "iscrowd": int(shape.iscrowd),
+                "segmentation": mask.to_coco(),
+            })
+    for item, pred in zip(items, predictions):
+        for det in pred.detections:
+            result = {"image_id": item.image.id, "category_id": det.class_index, "score": det.score,
+                      "bbox": list(det.box.xywh)}
+            if with_masks and det.mask is not None:
+                result["segmentation"] = det.mask.to_coco()
+            results.append(result)
+    gt = {"images": images, "annotations": annotations, "categories": [{"id": i} for i in range(1, n_classes + 1)]}
+    metrics: dict[str, Any] = {"val_images": len(items), "val_objects": len(annotations)}
+    bbox = coco_map(gt, results, "bbox")
+    metrics.update(bbox_map=_num(bbox["AP"]), bbox_map50=_num(bbox["AP50"]))
+    if with_masks:
+        segm = coco_map(gt, [r for r in results if "segmentation" in r], "segm")
+        metrics.update(segm_map=_num(segm["AP"]), segm_map50=_num(segm["AP50"]))
+    return metrics

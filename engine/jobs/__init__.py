@@ -1,0 +1,44 @@
+"""Job functions: ``run_prelabel``, ``run_train``, ``run_segment`` (pure: request, progress
+callback, cancel token in; a result dataclass out) and :func:`run_job`, which dispatches.
+
+Nothing heavy is imported here, so the worker can import this module before torch is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import EngineInputError
+from engine.jobs.context import IsCancelled, ProgressFn, never_cancelled, no_progress
+from engine.protocol import JobRequest, Prelabel, Segment, Train
+
+
+def job_kind(request: JobRequest) -> str:
+    """``"prelabel"``, ``"train"`` or ``"segment"``."""
+    if isinstance(request, Prelabel):
+        return "prelabel"
+    if isinstance(request, Train):
+        return "train"
+    if isinstance(request, Segment):
+        return "segment"
+    raise EngineInputError(f"not a job request: {type(request).__name__}")
+
+
+def run_job(request: JobRequest, progress: ProgressFn = no_progress, is_cancelled: IsCancelled = never_cancelled) -> Any:
+    """Run one job in this process and return its result dataclass.
+
+    Raises :class:`engine.errors.JobCancelled` when cancelled, :class:`EngineInputError` for bad
+    input, anything else for internal failures.
+    """
+    kind = job_kind(request)
+    if kind == "prelabel":
+        from engine.jobs.prelabel import run_prelabel
+
+        return run_prelabel(request, progress, is_cancelled)  # type: ignore[arg-type]
+    if kind == "train":
+        from engine.jobs.train import run_train
+
+        return run_train(request, progress, is_cancelled)  # type: ignore[arg-type]
+    from engine.jobs.segment import run_segment
+
+    return run_segment(request, progress, is_cancelled)  # type: ignore[arg-type]

@@ -1,0 +1,207 @@
+"""The engine worker process: a loop over job requests, one job at a time.
+
+:func:`worker_main` is the target the client spawns (spawn context, never fork). This module
+does not import torch at import time (the client references :func:`worker_main`); torch is
+loaded in the worker process only.
+
+Threads inside the worker:
+
+* the **listener** reads the request queue: job requests go to an internal job queue,
+  ``Cancel`` sets the cancel token of the job (queued or running), ``Shutdown`` cancels
+  everything and stops the loop. It also notices a dead parent and stops the worker.
+* the **main thread** runs jobs and emits events: ``Started``, ``Progress``..., then exactly
+  one of ``Succeeded``, ``Failed``, ``Cancelled``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import traceback
+from typing import Any
+
+from engine.errors import EngineInputError, JobCancelled
+from engine.protocol import (
+    Cancel,
+    Cancelled,
+    Failed,
+    JobRequest,
+    Prelabel,
+    Progress,
+    Segment,
+    Shutdown,
+    Started,
+    Succeeded,
+    Train,
+)
+
+log = logging.getLogger(__name__)
+
+PARENT_CHECK_S = 1.0
+GPU_MEMORY_FRACTION_ENV = "SEGSTUDIO_GPU_MEMORY_FRACTION"
+DEFAULT_GPU_MEMORY_FRACTION = 0.85
+
+
+def _is_input_error(exc: BaseException) -> bool:
+    if isinstance(exc, EngineInputError):
+        return True
+    try:
+        from annotations.errors import AnnotationsError
+    except ImportError:  # pragma: no cover - annotations is always there
+        return False
+    return isinstance(exc, AnnotationsError)
+
+
+def describe_failure(exc: BaseException, kind: str) -> tuple[str, str]:
+    """(error type, readable message) for a failed job; CUDA/CPU out-of-memory errors get a
+    message that says what to do."""
+    error_type = type(exc).__name__
+    text = str(exc) or error_type
+    oom = error_type == "OutOfMemoryError" or "out of memory" in text.lower() or isinstance(exc, MemoryError)
+    if oom:
+        where = "the CPU" if isinstance(exc, MemoryError) else "the GPU"
+        return "OutOfMemoryError", (
+            f"{where} ran out of memory during the {kind} job. Try a smaller batch size, a smaller "
+            f"model, smaller images, or another device (--device cpu). ({text.splitlines()[0][:300]})"
+        )
+    return error_type, text
+
+
+def _release_gpu_memory() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def configure_torch() -> None:
+    """Load torch in the worker; cap its share of GPU memory when CUDA exists
+    (``SEGSTUDIO_GPU_MEMORY_FRACTION``, default 0.85) so the desktop keeps some."""
+    import torch
+
+    if torch.cuda.is_available():
+        fraction = float(os.environ.get(GPU_MEMORY_FRACTION_ENV, DEFAULT_GPU_MEMORY_FRACTION))
+        for index in range(torch.cuda.device_count()):
+            torch.cuda.set_per_process_memory_fraction(min(max(fraction, 0.05), 1.0), index)
+
+
+class _Worker:
+    def __init__(self, requests: Any, events: Any) -> None:
+        self.requests = requests
+        self.events = events
+        self.jobs: "queue.Queue[JobRequest | None]" = queue.Queue()
+        self.lock = threading.Lock()
+        self.cancelled: set[str] = set()
+        self.stopping = threading.Event()
+
+    # ----------------------------------------------------------------- listener thread
+    def listen(self) -> None:
+        parent = multiprocessing.parent_process()
+        while not self.stopping.is_set():
+            try:
+                message = self.requests.get(timeout=PARENT_CHECK_S)
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():
+                    log.info("engine worker: parent process is gone; stopping")
+                    self.stop()
+                    return
+                continue
+            except (EOFError, OSError):
+                self.stop()
+                return
+            if isinstance(message, Cancel):
+                with self.lock:
+                    self.cancelled.add(message.job_id)
+            elif isinstance(message, Shutdown):
+                self.stop()
+                return
+            elif isinstance(message, (Prelabel, Train, Segment)):
+                self.jobs.put(message)
+            else:
+                log.warning("engine worker: ignoring unknown message %r", type(message).__name__)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.jobs.put(None)
+
+    def is_cancelled(self, job_id: str) -> bool:
+        if self.stopping.is_set():
+            return True
+        with self.lock:
+            return job_id in self.cancelled
+
+    # ----------------------------------------------------------------- main thread
+    def emit(self, event: Any) -> None:
+        self.events.put(event)
+
+    def run(self) -> None:
+        listener = threading.Thread(target=self.listen, name="engine-listener", daemon=True)
+        listener.start()
+        while True:
+            request = self.jobs.get()
+            if request is None:
+                break
+            self.run_one(request)
+        # Jobs still queued at shutdown are reported cancelled.
+        while True:
+            try:
+                request = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if request is not None:
+                self.emit(Started(request.job_id, _kind(request)))
+                self.emit(Cancelled(request.job_id))
+
+    def run_one(self, request: JobRequest) -> None:
+        from engine.jobs import run_job
+
+        job_id = request.job_id
+        kind = _kind(request)
+        self.emit(Started(job_id, kind))
+        if self.is_cancelled(job_id):
+            self.emit(Cancelled(job_id))
+            return
+
+        def progress(done: int, total: int, message: str = "", metrics: dict | None = None) -> None:
+            self.emit(Progress(job_id, int(done), int(total), message, dict(metrics or {})))
+
+        try:
+            result = run_job(request, progress, lambda: self.is_cancelled(job_id))
+        except JobCancelled:
+            self.emit(Cancelled(job_id))
+        except BaseException as exc:  # noqa: BLE001 - a failing job never takes the worker down
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            error_type, message = describe_failure(exc, kind)
+            self.emit(Failed(job_id, error_type, message, traceback.format_exc(), _is_input_error(exc)))
+            _release_gpu_memory()
+        else:
+            self.emit(Succeeded(job_id, result))
+        finally:
+            with self.lock:
+                self.cancelled.discard(job_id)
+
+
+def _kind(request: JobRequest) -> str:
+    from engine.jobs import job_kind
+
+    return job_kind(request)
+
+
+def worker_main(requests: Any, events: Any, env: dict[str, str] | None = None) -> None:
+    """Entry point of the worker process: apply ``env`` (before torch loads), configure torch,
+    run the job loop until ``Shutdown`` or the parent's death."""
+    if env:
+        os.environ.update({str(k): str(v) for k, v in env.items()})
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s engine-worker: %(message)s")
+    configure_torch()
+    worker = _Worker(requests, events)
+    try:
+        worker.run()
+    finally:
+        events.close()
+        events.join_thread()

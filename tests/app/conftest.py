@@ -1,0 +1,40 @@
+"""Fixtures for the workspace GUI tests: a real project on real images and a shown window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+
+@pytest.fixture()
+def gui_project_path(tmp_path: Path, shared_data: Path) -> Path:
+    """A project file with 3 real images; the first has shapes of every kind."""
+    from tests.app.gui_helpers import build_project
+
+    return build_project(tmp_path, shared_data)
+
+
+@pytest.fixture()
+def window(qtbot, gui_project_path: Path):  # noqa: ANN001, ANN201
+    """The main window on :func:`gui_project_path`, shown, active, 1400 x 900."""
+    from PySide6.QtWidgets import QApplication
+
+    from annotations.store import Project
+    from app.main_window import MainWindow
+
+    project = Project.open(gui_project_path)
+    win = MainWindow(project, owns_project=True)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=3000)
+    win.canvas.fit()
+    win.canvas.shape_layer.synchronous = True
+    yield win
+    if win.isVisible():
+        win.close()

@@ -1,0 +1,129 @@
+"""The train job on real data: learning is real, promotion, lineage, pre-labels, cancel, seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import pytest
+
+from annotations.geometry import Mask, rle
+from annotations.model import ImageStatus
+from annotations.store import Project
+from engine import checkpoints
+from engine.errors import EngineInputError, JobCancelled
+from engine.jobs.train import run_train
+from engine.protocol import Train
+
+
+def membrane_truth(shared_data: Path, index: int, size: int) -> np.ndarray:
+    label = cv2.imread(str(shared_data / "isbi2012_membrane" / "train_label" / f"{index}.png"), cv2.IMREAD_GRAYSCALE)
+    return label[:size, :size] < 128
+
+
+@pytest.mark.slow
+def test_training_beats_the_untrained_model_and_prelabels_land(
+    membrane_project: Callable[..., Path], shared_data: Path
+) -> None:
+    project_path = membrane_project(n_done=6, n_new=2, size=256)
+    request = Train(str(project_path), model="unet_tiny", epochs=2, batch_size=4, seed=0, iterations_per_epoch=10)
+    result = run_train(request)
+
+    # Learning is real: validation mIoU of the trained model vs the untrained one (same images).
+    assert result.primary_metric == "miou"
+    assert result.baseline_metrics["miou"] < 0.45
+    assert result.metrics["miou"] > result.baseline_metrics["miou"] + 0.2
+    assert result.metrics["miou"] > 0.6
+    assert result.promoted
+
+    with Project.open(project_path, readonly=True) as project:
+        (version,) = project.model_versions()
+        assert version.id == result.model_version_id and version.promoted and version.parent_id is None
+        assert version.architecture == "unet_tiny" and version.classes == (1,)
+        assert version.trained_on["image_ids"] == [1, 2, 3, 4, 5, 6]
+        assert version.trained_on["revision"] == project.revision
+        assert set(version.trained_on["val_image_ids"]).isdisjoint(version.trained_on["train_image_ids"])
+        assert version.metrics["baseline"]["miou"] == pytest.approx(result.baseline_metrics["miou"])
+        assert checkpoints.resolve(project_path, version.weights_path).is_file()
+
+        # Pre-labels of the unfinished images, tagged with the new version; finished images untouched.
+        assert result.prelabel is not None and result.prelabel.image_ids == (7, 8)
+        for image_id, index in ((7, 6), (8, 7)):
+            (prediction,) = project.predictions(image_id)
+            assert prediction.model_version_id == version.id and prediction.category_id == 1
+            assert isinstance(prediction.geometry, Mask) and prediction.geometry.size == (256, 256)
+            assert project.get_image(image_id).status is ImageStatus.PRELABELED
+            predicted, truth = rle.decode(prediction.geometry), membrane_truth(shared_data, index, 256)
+            assert (predicted & truth).sum() / (predicted | truth).sum() > 0.45
+        for image_id in range(1, 7):
+            assert project.predictions(image_id) == []
+            assert project.get_image(image_id).status is ImageStatus.DONE
+
+    # A second run warm-starts from the promoted version; its baseline is that version.
+    again = run_train(Train(str(project_path), model="unet_tiny", epochs=1, batch_size=4, seed=0,
+                            iterations_per_epoch=3, reprelabel=False))
+    assert again.baseline_metrics["miou"] == pytest.approx(result.metrics["miou"], abs=1e-9)
+    with Project.open(project_path, readonly=True) as project:
+        second = project.get_model_version(again.model_version_id)
+        assert second.parent_id == version.id
+        assert second.trained_on["init"].startswith("version:")
+        assert second.promoted == (again.metrics["miou"] > again.baseline_metrics["miou"])
+    assert not (checkpoints.models_dir(project_path) / "runs").exists() or not any(
+        (checkpoints.models_dir(project_path) / "runs").iterdir())
+
+
+def test_seeded_runs_reproduce(membrane_project: Callable[..., Path]) -> None:
+    histories = []
+    for _ in range(2):
+        path = membrane_project(n_done=3, n_new=0, size=128)
+        result = run_train(Train(str(path), model="unet_tiny", epochs=1, batch_size=2, seed=5,
+                                 iterations_per_epoch=3, reprelabel=False))
+        histories.append((result.history, result.baseline_metrics))
+    assert histories[0] == histories[1]
+
+
+def test_cancel_mid_training_leaves_nothing_behind(membrane_project: Callable[..., Path]) -> None:
+    path = membrane_project(n_done=3, n_new=1, size=128)
+    calls = {"n": 0}
+    progress_seen: list[int] = []
+
+    def cancel_after_three_iterations() -> bool:
+        calls["n"] += 1
+        return len(progress_seen) > 3
+
+    with pytest.raises(JobCancelled):
+        run_train(Train(str(path), model="unet_tiny", epochs=20, batch_size=2, iterations_per_epoch=10),
+                  lambda done, total, message="", metrics=None: progress_seen.append(done),
+                  cancel_after_three_iterations)
+    assert len(progress_seen) <= 6  # stopped within one iteration of the request
+    with Project.open(path, readonly=True) as project:
+        assert project.model_versions() == []
+        assert project.predictions() == []
+    folder = checkpoints.models_dir(path)
+    assert not folder.exists() or not list(folder.rglob("*.pt"))
+
+
+def test_bad_training_requests_are_input_errors(membrane_project: Callable[..., Path]) -> None:
+    one = membrane_project(n_done=1, n_new=1, size=64)
+    with pytest.raises(EngineInputError, match="at least 2 finished images"):
+        run_train(Train(str(one), model="unet_tiny", epochs=1))
+    with pytest.raises(EngineInputError, match="unknown model"):
+        run_train(Train(str(one), model="no_such_net"))
+    with pytest.raises(EngineInputError, match="epochs"):
+        run_train(Train(str(one), model="unet_tiny", epochs=0))
+
+
+@pytest.mark.slow
+def test_instance_model_trains_and_validates_with_coco_map(blob_project: Path) -> None:
+    result = run_train(Train(str(blob_project), model="maskrcnn_tiny", epochs=1, batch_size=1, seed=0,
+                             iterations_per_epoch=2, val_fraction=0.5))
+    assert result.primary_metric == "segm_map"
+    for metrics in (result.metrics, result.baseline_metrics):
+        assert metrics["val_images"] == 1 and metrics["val_objects"] == 2
+        assert metrics["segm_map"] is None or 0.0 <= metrics["segm_map"] <= 1.0
+        assert metrics["bbox_map"] is None or 0.0 <= metrics["bbox_map"] <= 1.0
+    with Project.open(blob_project, readonly=True) as project:
+        (version,) = project.model_versions()
+        assert version.architecture == "maskrcnn_tiny" and version.promoted == result.promoted
