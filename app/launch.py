@@ -76,6 +76,9 @@ def run_gui(project_path: "str | os.PathLike[str]", screenshot: Path | None = No
         except KeyError as exc:
             window.close()
             return _fail(str(exc.args[0]), screenshot)
+        from app.assist import prepare_panel
+
+        prepare_panel(window, panel, wait=screenshot is not None)
     if screenshot is not None:
         try:
             save_screenshot(window, screenshot)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -45,7 +46,7 @@ from annotations.model import (
     UpdateAnnotation,
 )
 from annotations.store import Project
-from app import editing
+from app import editing, icons
 from app.actions import ACTIONS, TOOL_SHORTCUTS
 from app.canvas import CanvasView
 from app.canvas.binding import CanvasBinding
@@ -197,12 +198,14 @@ class MainWindow(QMainWindow):
             raise ValueError(f"a tool named {name!r} is already registered")
         tool.name = name
         self._tools[name] = tool
-        action = QAction(tool.title, self)
+        action = QAction(icons.icon(name), tool.title, self)
         action.setCheckable(True)
         action.setObjectName(f"tool_{name}")
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
             action.setToolTip(f"{tool.title} ({shortcut})")
+        if tool.hint:
+            action.setStatusTip(tool.hint)
         action.triggered.connect(lambda _checked=False, n=name: self.set_tool(n))
         self._tool_group.addAction(action)
         self._tool_actions[name] = action
@@ -464,7 +467,8 @@ class MainWindow(QMainWindow):
     def _build_toolbars(self) -> None:
         self._tools_toolbar = QToolBar("Tools", self)
         self._tools_toolbar.setObjectName("toolsToolbar")
-        self._tools_toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self._tools_toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self._tools_toolbar.setIconSize(QSize(20, 20))
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self._tools_toolbar)
         edit = QToolBar("Edit", self)
         edit.setObjectName("editToolbar")
@@ -478,16 +482,21 @@ class MainWindow(QMainWindow):
         self.brush_spin.valueChanged.connect(self._on_brush_spin)
         edit.addWidget(self.brush_spin)
         edit.addSeparator()
-        for key in ("undo", "redo", "fit", "zoom_1to1", "prev_image", "next_image", "next_unfinished", "mark_done"):
-            edit.addAction(self.actions_by_key[key])
-        self.actions_by_key["undo"].setIconText("Undo")
-        self.actions_by_key["redo"].setIconText("Redo")
-        self.actions_by_key["fit"].setIconText("Fit")
-        self.actions_by_key["zoom_1to1"].setIconText("1:1")
-        self.actions_by_key["prev_image"].setIconText("◀ Prev")
-        self.actions_by_key["next_image"].setIconText("Next ▶")
-        self.actions_by_key["next_unfinished"].setIconText("Next unfinished ▶▶")
-        self.actions_by_key["mark_done"].setIconText("✔ Done")
+        # Icons with tooltips (name + shortcut) for the familiar buttons; the two that drive the
+        # annotation loop keep their text beside the icon.
+        edit.setIconSize(QSize(20, 20))
+        edit.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        texts = {"undo": "Undo", "redo": "Redo", "fit": "Fit", "zoom_1to1": "1:1", "prev_image": "Prev",
+                 "next_image": "Next", "next_unfinished": "Next unfinished", "mark_done": "Done"}
+        for key in icons.ACTION_ICONS:
+            action = self.actions_by_key[key]
+            action.setIcon(icons.icon(key))
+            action.setIconText(texts[key])
+            edit.addAction(action)
+        for key in ("next_unfinished", "mark_done"):
+            button = edit.widgetForAction(self.actions_by_key[key])
+            if isinstance(button, QToolButton):
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

@@ -10,6 +10,8 @@ from PySide6.QtGui import QBrush, QColor, QPen
 FILL_ALPHA = 72
 """Fill opacity (0-255) of an unselected shape: the image stays readable underneath."""
 SELECTED_FILL_ALPHA = 120
+HOVER_FILL_ALPHA = 60
+"""Extra fill drawn over the shape under the pointer (on top of its FILL_ALPHA tile fill)."""
 MASK_ALPHA = 110
 """Opacity of mask pixels (masks have no separate outline fill, so a little stronger)."""
 OUTLINE_WIDTH_PX = 1.5
@@ -19,6 +21,13 @@ DENSE_OUTLINE_WIDTH_PX = 1.0
 antialiased path; 1.5 px goes through the stroker and draws about 4x slower."""
 DENSE_SHAPE_COUNT = 2000
 SELECTED_OUTLINE_WIDTH_PX = 2.5
+HOVER_OUTLINE_WIDTH_PX = 2.0
+HALO_EXTRA_PX = 2.0
+"""The halo (a contrasting under-stroke) is this much wider than the outline: 1 px each side,
+so a class colour close to the photo's own colours still has a visible edge."""
+HALO_ALPHA = 190
+HALO_DARK_LUMINANCE = 100
+"""Class colours darker than this (0-255 luma) get a light halo, the others a dark one."""
 HANDLE_SIZE_PX = 7.0
 """Side of a vertex handle square, in screen pixels."""
 HIT_TOLERANCE_PX = 6.0
@@ -61,12 +70,35 @@ def outline_pen(hex_rgb: str, width_px: float = OUTLINE_WIDTH_PX) -> QPen:
     return pen
 
 
+def luminance(hex_rgb: str) -> float:
+    """Perceived brightness (ITU-R 601 luma, 0-255) of a ``#rrggbb`` colour."""
+    color = qcolor(hex_rgb)
+    return 0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()
+
+
+@lru_cache(maxsize=512)
+def halo_color(hex_rgb: str) -> QColor:
+    """The under-stroke colour for class colour ``hex_rgb``: translucent white under dark
+    colours (dark red stays visible on dark photos), translucent black under the others."""
+    if luminance(hex_rgb) < HALO_DARK_LUMINANCE:
+        return QColor(255, 255, 255, HALO_ALPHA)
+    return QColor(0, 0, 0, HALO_ALPHA)
+
+
+def halo_pen(hex_rgb: str, width_px: float) -> QPen:
+    """A cosmetic pen ``width_px`` screen pixels wide in :func:`halo_color`, drawn under the
+    outline (pass the outline width plus HALO_EXTRA_PX for a 1 px rim on each side)."""
+    pen = QPen(halo_color(hex_rgb), width_px)
+    pen.setCosmetic(True)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    return pen
+
+
 def fill_brush(hex_rgb: str, alpha: int = FILL_ALPHA) -> QBrush:
+    """A solid brush in the class colour with opacity ``alpha`` (0-255)."""
     return QBrush(qcolor(hex_rgb, alpha))
 
 
 def contrast_text_color(hex_rgb: str) -> QColor:
     """Black or white, whichever reads better on the colour."""
-    color = qcolor(hex_rgb)
-    luminance = 0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()
-    return QColor("#000000") if luminance > 150 else QColor("#ffffff")
+    return QColor("#000000") if luminance(hex_rgb) > 150 else QColor("#ffffff")

@@ -15,7 +15,10 @@ Timed side by side (best of ``--repeat``):
 
 Goal (issue 4): identical AP, and our full review <= pycocotools' time for mAP alone.
 
-    .venv/bin/python bench/review.py [--images 5000] [--masks 20] [--repeat 2] [--no-boundary-too]
+    .venv/bin/python bench/review.py [--images 5000] [--masks 20] [--repeat 2] [--no-boundary-too] [--semantic]
+
+``--semantic`` also times the review with the pixel-level section (every shape of both sides
+rasterized into label maps, one confusion matrix, mIoU / pixel accuracy) and prints its extra cost.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ def main() -> int:
     parser.add_argument("--evaluator", default="auto", choices=["auto", "pycocotools", "faster_coco_eval"],
                         help="the evaluator our review uses for the mAP part")
     parser.add_argument("--no-boundary-too", action="store_true", help="also time the review without boundary IoU")
+    parser.add_argument("--semantic", action="store_true",
+                        help="also time the review with the semantic (pixel mIoU) section and print its extra cost")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -136,6 +141,15 @@ def main() -> int:
     if args.no_boundary_too:
         t_nb, _ = timed(lambda g, r: review_coco(g, r, "segm", boundary=False, backend=args.evaluator))
         print(f"review without boundary IoU                     : {t_nb:7.2f} s   ratio {t_nb / t_base:.2f}")
+    if args.semantic:
+        t_sem, sem_report = timed(lambda g, r: review_coco(g, r, "segm", boundary=True, backend=args.evaluator,
+                                                           semantic=True))
+        sem = sem_report.semantic
+        print(f"full review + semantic section                  : {t_sem:7.2f} s   ratio {t_sem / t_base:.2f}; "
+              f"extra {t_sem - t_ours:+.2f} s ({(t_sem - t_ours) / max(1, len(gt['images'])) * 1e3:.2f} ms/image, "
+              f"{(t_sem / t_ours - 1) * 100:+.0f} % of the review)")
+        print(f"  pixel accuracy={sem['pixel_accuracy']:.4f} mIoU={sem['miou']:.4f} "
+              f"mIoU without background={sem['miou_foreground']:.4f}")
     return 0 if diff < 1e-12 else 1
 
 

@@ -5,7 +5,8 @@
 
 PROJECT alone compares the model's pre-labels with the final annotations (model vs final);
 ``--against`` compares two annotators' projects; ``--gt`` compares the project with a COCO file.
-Prints a summary (COCO stats, precision / recall / F1, the worst images); ``--json`` writes the
+Prints a summary (COCO stats, precision / recall / F1, pixel accuracy / mIoU, the worst images);
+``--no-semantic`` skips the pixel-level part. ``--json`` writes the
 versioned report (schema in annotations/metrics/report_json.py), ``--html`` a self-contained page.
 """
 
@@ -31,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iou-threshold", type=float, default=0.5, help="IoU for a match (default 0.5)")
     parser.add_argument("--model-version", type=int, default=None, help="model vs final: the version to evaluate")
     parser.add_argument("--no-boundary", action="store_true", help="skip boundary IoU (faster)")
+    parser.add_argument("--no-semantic", action="store_true",
+                        help="skip the pixel-level section (label maps, mIoU, pixel accuracy; faster)")
     parser.add_argument("--evaluator", choices=["auto", "pycocotools", "faster_coco_eval"], default="auto",
                         help="COCO mAP evaluator (identical numbers; auto = the fastest installed)")
     parser.add_argument("--json", type=Path, default=None, help="write the JSON report here")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.iou_threshold <= 1.0:
         raise UsageError(f"--iou-threshold must be in [0, 1], got {args.iou_threshold}")
-    common = dict(boundary=not args.no_boundary, backend=args.evaluator)
+    common = dict(boundary=not args.no_boundary, backend=args.evaluator, semantic=not args.no_semantic)
     if args.project is None:
         if args.gt is None or args.dt is None:
             raise UsageError("give a PROJECT, or --gt COCO_JSON with --dt RESULTS_JSON")
@@ -73,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(dt, dict) and "annotations" in dt:
             dt = dt["annotations"]
         iou_type = "segm" if args.iou_type == "auto" else args.iou_type
+        if isinstance(gt, dict) and not all(isinstance(i, dict) and i.get("height") and i.get("width")
+                                            for i in gt.get("images") or []):
+            common["semantic"] = False  # label maps need every image's size (a bbox-only file may lack it)
         report = review_coco(gt, dt, iou_type, args.iou_threshold, reference=str(args.gt), compared=str(args.dt),
                              **common)
     else:
@@ -126,6 +132,13 @@ def _print_summary(report, worst: int) -> None:
     print(f"  images={s['images']} gt={s['gt']} pred={s['pred']} tp={s['tp']} fp={s['fp']} fn={s['fn']} "
           f"label_mismatches={s['label_mismatches']} precision={_fmt(s['precision'])} recall={_fmt(s['recall'])} "
           f"f1={_fmt(s['f1'])} mean_iou={_fmt(s['mean_iou'])} boundary_iou={_fmt(s['mean_boundary_iou'])}")
+    if report.semantic:
+        sem = report.semantic
+        print(f"  pixels: pixel_accuracy={_fmt(sem['pixel_accuracy'])} miou={_fmt(sem['miou'])} "
+              f"miou_foreground={_fmt(sem['miou_foreground'])} mean_class_accuracy={_fmt(sem['mean_class_accuracy'])} "
+              f"fw_iou={_fmt(sem['fw_iou'])} mean_dice={_fmt(sem['mean_dice'])}")
+        shown = [c for c in sem["per_class"] if c["gt_pixels"] or c["pred_pixels"]]
+        print("  pixel IoU per class: " + " ".join(f"{c['class']}={_fmt(c['iou'])}" for c in shown))
     if report.model_outcomes:
         t = report.model_outcomes["totals"]
         print("  predictions: " + " ".join(f"{k}={t[k]}" for k in

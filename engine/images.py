@@ -1,7 +1,8 @@
 """Reading project images as RGB arrays, and turning them into tensors.
 
-Images are read as stored (EXIF orientation ignored, like COCO tools and the store's sizes);
-gray and 16-bit images become 8-bit RGB.
+Images are read upright (EXIF orientation applied), as the GUI shows them and as ``main.py new``
+records their (height, width), so shapes and pixels line up; gray and 16-bit images become
+8-bit RGB.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 
 from engine.errors import EngineInputError
 
-_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+_FLAGS = cv2.IMREAD_COLOR  # applies the EXIF orientation
 
 
 def read_rgb(path: Path, *, size_hw: tuple[int, int] | None = None, image_id: int | None = None) -> np.ndarray:

@@ -99,6 +99,19 @@ class Shutdown:
 Request = Union[Prelabel, Train, Segment, Cancel, Shutdown]
 JobRequest = Union[Prelabel, Train, Segment]
 
+_JOB_KINDS: dict[type, str] = {Prelabel: "prelabel", Train: "train", Segment: "segment"}
+
+
+def job_kind(request: Any) -> str:
+    """``"prelabel"``, ``"train"`` or ``"segment"`` for a job request (the ``Started.kind``).
+
+    Raises TypeError for anything that is not a job request.
+    """
+    try:
+        return _JOB_KINDS[type(request)]
+    except KeyError:
+        raise TypeError(f"not a job request: {type(request).__name__}") from None
+
 
 # ---------------------------------------------------------------------------- results
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ def initial_version(project: Project, architecture: str, *, weights_file: str = 
 def resolve_version(project: Project, model: str) -> ModelVersion:
     """The version a pre-label (or segment) job uses.
 
-    ``model`` empty: the newest promoted version, else the untrained default architecture;
+    ``model`` empty: the newest promoted version, else the default architecture when its
+    pretrained torchvision weights are on disk (an :class:`EngineInputError` otherwise);
     digits: that version id; a registry name: its newest promoted version, else its initial one.
     """
     model = model.strip()
@@ -78,7 +79,15 @@ def resolve_version(project: Project, model: str) -> ModelVersion:
         current = project.current_model_version()
         if current is not None:
             return current
-        return initial_version(project, default_architecture(project.categories()))
+        architecture = default_architecture(project.categories())
+        if not expected_source(architecture).startswith("torchvision:"):
+            # An untrained network proposes noise: refuse rather than store useless pre-labels.
+            raise EngineInputError(
+                f"{project.path}: no trained model yet and no pretrained {architecture} weights on disk; "
+                "finish a few images and train one (main.py train), or name a model (--model NAME) "
+                "whose torchvision weights are in the torch hub cache, or a weight file"
+            )
+        return initial_version(project, architecture)
     if model.isdigit():
         try:
             return project.get_model_version(int(model))

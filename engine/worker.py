@@ -1,4 +1,4 @@
-"""The engine worker process: a loop over job requests, one job at a time.
+"""The engine worker process: a loop over job requests.
 
 :func:`worker_main` is the target the client spawns (spawn context, never fork). This module
 does not import torch at import time (the client references :func:`worker_main`); torch is
@@ -6,11 +6,17 @@ loaded in the worker process only.
 
 Threads inside the worker:
 
-* the **listener** reads the request queue: job requests go to an internal job queue,
-  ``Cancel`` sets the cancel token of the job (queued or running), ``Shutdown`` cancels
-  everything and stops the loop. It also notices a dead parent and stops the worker.
-* the **main thread** runs jobs and emits events: ``Started``, ``Progress``..., then exactly
-  one of ``Succeeded``, ``Failed``, ``Cancelled``.
+* the **listener** reads the request queue: ``Segment`` requests go to the interactive lane,
+  other job requests to the batch lane, ``Cancel`` sets the cancel token of the job (queued or
+  running), ``Shutdown`` cancels everything and stops both lanes. It also notices a dead parent
+  and stops the worker.
+* the **main thread** is the batch lane: pre-label and train jobs, one at a time, in order.
+* the **interactive thread** is the interactive lane: ``Segment`` jobs, one at a time, so an
+  annotator's box-to-mask request never waits behind a training run (GrabCut and torch both
+  release the GIL while they compute).
+
+Every job emits ``Started``, ``Progress``..., then exactly one of ``Succeeded``, ``Failed``,
+``Cancelled``.
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ class _Worker:
         self.requests = requests
         self.events = events
         self.jobs: "queue.Queue[JobRequest | None]" = queue.Queue()
+        self.interactive: "queue.Queue[JobRequest | None]" = queue.Queue()
         self.lock = threading.Lock()
         self.cancelled: set[str] = set()
         self.stopping = threading.Event()
@@ -119,7 +126,9 @@ class _Worker:
             elif isinstance(message, Shutdown):
                 self.stop()
                 return
-            elif isinstance(message, (Prelabel, Train, Segment)):
+            elif isinstance(message, Segment):
+                self.interactive.put(message)
+            elif isinstance(message, (Prelabel, Train)):
                 self.jobs.put(message)
             else:
                 log.warning("engine worker: ignoring unknown message %r", type(message).__name__)
@@ -127,6 +136,7 @@ class _Worker:
     def stop(self) -> None:
         self.stopping.set()
         self.jobs.put(None)
+        self.interactive.put(None)
 
     def is_cancelled(self, job_id: str) -> bool:
         if self.stopping.is_set():
@@ -138,23 +148,32 @@ class _Worker:
     def emit(self, event: Any) -> None:
         self.events.put(event)
 
+    def serve(self, lane: "queue.Queue[JobRequest | None]") -> None:
+        """Run the jobs of one lane in order until the lane's stop marker."""
+        while True:
+            request = lane.get()
+            if request is None:
+                return
+            self.run_one(request)
+
     def run(self) -> None:
         listener = threading.Thread(target=self.listen, name="engine-listener", daemon=True)
         listener.start()
-        while True:
-            request = self.jobs.get()
-            if request is None:
-                break
-            self.run_one(request)
+        interactive = threading.Thread(target=self.serve, args=(self.interactive,), name="engine-interactive",
+                                       daemon=True)
+        interactive.start()
+        self.serve(self.jobs)
+        interactive.join()
         # Jobs still queued at shutdown are reported cancelled.
-        while True:
-            try:
-                request = self.jobs.get_nowait()
-            except queue.Empty:
-                break
-            if request is not None:
-                self.emit(Started(request.job_id, _kind(request)))
-                self.emit(Cancelled(request.job_id))
+        for lane in (self.jobs, self.interactive):
+            while True:
+                try:
+                    request = lane.get_nowait()
+                except queue.Empty:
+                    break
+                if request is not None:
+                    self.emit(Started(request.job_id, _kind(request)))
+                    self.emit(Cancelled(request.job_id))
 
     def run_one(self, request: JobRequest) -> None:
         from engine.jobs import run_job

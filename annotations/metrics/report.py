@@ -119,6 +119,7 @@ class ReviewReport:
     coco: dict[str, float]
     model_outcomes: dict[str, Any] | None = None
     predictions: list[PredictionOutcome] | None = None
+    semantic: dict[str, Any] | None = None  # pixel-level section (semantic_review), None if not computed
 
     def to_json(self) -> dict:
         """The report as JSON-ready data (schema in :mod:`annotations.metrics.report_json`)."""

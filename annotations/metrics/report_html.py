@@ -132,6 +132,19 @@ td:first-child,th:first-child{text-align:left}
 """
 
 
+def _semantic_section(sem: dict) -> str:
+    """Pixel accuracy / mIoU and a per-class IoU table (classes present on either side)."""
+    keys = [("pixel accuracy", "pixel_accuracy"), ("mIoU", "miou"), ("mIoU without background", "miou_foreground"),
+            ("mean class accuracy", "mean_class_accuracy"), ("frequency-weighted IoU", "fw_iou"),
+            ("mean Dice", "mean_dice")]
+    head = ("<h2>Pixels (semantic)</h2><p>Shapes painted into one label map per side and image (back to front); "
+            f"{sem.get('images', 0)} images; crowd regions of the reference are left out.</p>")
+    kv = "<div class='kv'>" + "".join(f"<span><b>{label}</b> {_fmt(sem.get(key))}</span>" for label, key in keys) + "</div>"
+    rows = [(c["class"], c["iou"], c["dice"], c["accuracy"], c["precision"], c["gt_pixels"], c["pred_pixels"])
+            for c in sem.get("per_class", []) if c["gt_pixels"] or c["pred_pixels"]]
+    return head + kv + _table(["class", "IoU", "Dice", "accuracy", "precision", "reference px", "compared px"], rows)
+
+
 def render_html(report: ReviewReport) -> str:
     """The report as one HTML string (no external resources)."""
     s = report.summary
@@ -160,6 +173,9 @@ def render_html(report: ReviewReport) -> str:
         [(r.name, r.category_id, r.gt, r.pred, r.tp, r.fp, r.fn, r.precision, r.recall, r.f1, r.mean_iou,
           r.mean_boundary_iou, r.ap, r.ap50, r.ap75, r.label_mismatch_as_gt, r.label_mismatch_as_pred)
          for r in report.per_class if r.gt or r.pred]))
+
+    if report.semantic:
+        parts.append(_semantic_section(report.semantic))
 
     if report.model_outcomes:
         mo = report.model_outcomes

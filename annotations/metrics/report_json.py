@@ -41,9 +41,27 @@ keys, a breaking change bumps the number). Every undefined number is ``null``.
       #          missed, mean_edit_iou, acceptance_rate
   },
   "predictions": null | [{"prediction_id", "image_id", "category_id", "model_version_id",
-                          "score", "outcome", "annotation_id", "iou", "final_category_id"}]
+                          "score", "outcome", "annotation_id", "iou", "final_category_id"}],
+  "semantic": null | {                 # pixel level; null when not computed (files review, --no-semantic)
+      "images": int,                   # images painted (the compared ones)
+      "pixel_accuracy", "mean_class_accuracy", "miou", "fw_iou", "mean_dice": float | null,
+      "miou_foreground": float | null, # mIoU without the background class
+      "per_class": [{"class": name, "iou", "dice", "accuracy", "precision": float | null,
+                     "gt_pixels", "pred_pixels": int}],   # class 0 = "background", then by category id
+      "background_class": "background", "ignore_index": 255,
+      "confusion": {"classes": [names], "rows": "ground truth", "cols": "prediction", "matrix": [[int]]}
+  }
 }
 ```
+
+The ``semantic`` section was added within schema version 1 (it only adds a key; nothing was
+renamed or removed, so ``schema_version`` stays 1). Each side of an image is rasterized into a
+(height, width) label map back to front — project shapes by z-order then id, COCO file shapes in
+file order, predictions by score then id (most confident on top) — with class 0 = background
+and category ``k`` (sorted by id) = ``k + 1``; crowd shapes of the reference side paint the
+ignore index 255 (void: left out). One confusion matrix sums all images; metrics follow
+:mod:`annotations.metrics.semantic` (a class absent from both sides is null and left out of the
+means; the means include the background class, ``miou_foreground`` does not).
 
 Ids in ``false_positive_ids`` / ``mismatch_pairs`` are the compared side's ids: annotation ids of
 a project, prediction ids (model vs final), or the result's 1-based index in a results file.
@@ -121,6 +139,7 @@ def report_to_json(report: ReviewReport) -> dict:
         "iou_histogram": report.iou_histogram,
         "model_outcomes": report.model_outcomes,
         "predictions": [asdict(p) for p in report.predictions] if report.predictions is not None else None,
+        "semantic": report.semantic,
     }
     return clean(out)
 

@@ -15,6 +15,8 @@ All three build COCO ground truth and results from the projects and run the one 
 Compared shapes get score 1.0 when they have none (human shapes), so COCO AP is that of an
 unranked set. Crowd shapes on the compared side are skipped (COCO results have no crowd).
 ``iou_type="auto"`` compares boxes when every shape on both sides is a box, masks otherwise.
+Each review also carries the pixel-level ``semantic`` section (label maps painted by z-order, then
+id; :mod:`annotations.metrics.semantic_review`) unless ``semantic=False``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def _result_entry(shape: Any, image_id: int, category_id: int, size_hw: tuple[in
     return entry
 
 
+def _paint_key(shape: Any) -> tuple[int, int]:
+    """Back-to-front paint order of a project shape for the semantic section: z-order, then id."""
+    return (int(getattr(shape, "z_order", 0) or 0), int(shape.id))
+
+
 def _image_entry(image: Any, image_id: int | None = None) -> dict:
     return {"id": int(image_id if image_id is not None else image.id), "width": int(image.width),
             "height": int(image.height), "file_name": image.path}
@@ -125,7 +132,7 @@ def _pair_paths(paths_a: Sequence[str], paths_b: Sequence[str]) -> dict[int, int
 def project_vs_project(project_a: Any, project_b: Any, iou_threshold: float = DEFAULT_IOU_THRESHOLD, *,
                        iou_type: str = "auto", boundary: bool = True,
                        dilation_ratio: float = DEFAULT_DILATION_RATIO,
-                       backend: "Backend | str" = Backend.AUTO) -> ReviewReport:
+                       backend: "Backend | str" = Backend.AUTO, semantic: bool = True) -> ReviewReport:
     """Agreement of annotator B (``project_b``) with annotator A (``project_a``, the reference)
     over the images both projects hold. Image sizes must agree (else :class:`MetricsError`)."""
     images_a = project_a.images()
@@ -162,7 +169,9 @@ def project_vs_project(project_a: Any, project_b: Any, iou_threshold: float = DE
     report = review_coco(gt, results, kind, iou_threshold, backend=backend, boundary=boundary,
                          dilation_ratio=dilation_ratio, kind="project_vs_project",
                          reference=str(getattr(project_a, "path", "project A")),
-                         compared=str(getattr(project_b, "path", "project B")), compared_ids=ids)
+                         compared=str(getattr(project_b, "path", "project B")), compared_ids=ids,
+                         semantic=semantic, gt_paint_keys=[_paint_key(s) for _, ss in shapes_a for s in ss],
+                         dt_paint_keys=[_paint_key(s) for _, ss in shapes_b for s in ss])
     report.summary["unmatched_images"] = {"reference_only": len(images_a) - len(pairs),
                                           "compared_only": len(images_b) - len(pairs)}
     return report
@@ -174,7 +183,7 @@ def project_vs_project(project_a: Any, project_b: Any, iou_threshold: float = DE
 def project_vs_coco(project: Any, gt_json_path: "str | Path", iou_threshold: float = DEFAULT_IOU_THRESHOLD, *,
                     iou_type: str = "auto", boundary: bool = True,
                     dilation_ratio: float = DEFAULT_DILATION_RATIO,
-                    backend: "Backend | str" = Backend.AUTO) -> ReviewReport:
+                    backend: "Backend | str" = Backend.AUTO, semantic: bool = True) -> ReviewReport:
     """The project's annotations against a COCO instances file (the ground truth). Images are
     paired by ``file_name`` with the project's relative paths; classes by name."""
     gt_json_path = Path(gt_json_path)
@@ -216,7 +225,8 @@ def project_vs_coco(project: Any, gt_json_path: "str | Path", iou_threshold: flo
     paths = {gt_id: img.path for img, gt_id, _ in shapes}
     report = review_coco(gt, results, kind, iou_threshold, backend=backend, boundary=boundary,
                          dilation_ratio=dilation_ratio, kind="project_vs_coco", reference=str(gt_json_path),
-                         compared=str(getattr(project, "path", "project")), compared_ids=ids, image_paths=paths)
+                         compared=str(getattr(project, "path", "project")), compared_ids=ids, image_paths=paths,
+                         semantic=semantic, dt_paint_keys=[_paint_key(s) for _, _, ss in shapes for s in ss])
     report.summary["unmatched_images"] = {"reference_only": len(gt_images) - len(pairs),
                                           "compared_only": len(images) - len(pairs)}
     return report
@@ -235,7 +245,7 @@ def _geometry_equal(a: Any, b: Any) -> bool:
 def model_vs_final(project: Any, model_version_id: int | None = None,
                    iou_threshold: float = DEFAULT_IOU_THRESHOLD, *, iou_type: str = "auto", boundary: bool = True,
                    dilation_ratio: float = DEFAULT_DILATION_RATIO,
-                   backend: "Backend | str" = Backend.AUTO) -> ReviewReport:
+                   backend: "Backend | str" = Backend.AUTO, semantic: bool = True) -> ReviewReport:
     """The model's pre-labels against the final annotations of finished images.
 
     The matching / mAP part uses the predictions (any state but superseded) of one model
@@ -308,17 +318,20 @@ def model_vs_final(project: Any, model_version_id: int | None = None,
                                 for img in scope for a in annotations[img.id]],
                 "categories": _category_entries(categories)}
 
-    def run(version_id: int | None, with_boundary: bool):
+    def run(version_id: int | None, with_boundary: bool, with_semantic: bool = False):
         gt = ground_truth(version_id)
+        scope_keys = [_paint_key(a) for img in finished
+                      if version_id is None or img.id in seen_by_version[version_id] for a in annotations[img.id]]
         preds = evaluated(version_id) if version_id is not None else []
         results = [_result_entry(p, p.image_id, p.category_id, image_by_id[p.image_id].size_hw, kind,
                                  f"{image_by_id[p.image_id].path}: prediction {p.id}") for p in preds]
         name = f"model version {version_id}" if version_id is not None else "no model predictions"
         return run_core(gt, results, kind, iou_threshold, backend=backend, boundary=with_boundary,
                         dilation_ratio=dilation_ratio, kind="model_vs_final", reference="final annotations",
-                        compared=name, compared_ids=[p.id for p in preds])
+                        compared=name, compared_ids=[p.id for p in preds], semantic=with_semantic,
+                        gt_paint_keys=scope_keys, dt_paint_keys=[(float(p.score), int(p.id)) for p in preds])
 
-    main = run(chosen, boundary)
+    main = run(chosen, boundary, semantic)
     report = main.report
     missed_by_version: dict[int, dict[int, int]] = {}
     per_version = []

@@ -29,6 +29,7 @@ from annotations.metrics.detection import (
 )
 from annotations.metrics.matching import DEFAULT_IOU_THRESHOLD, MatchResult, match_from_iou
 from annotations.metrics.report import ClassRow, Confusion, ImageRow, ReviewReport
+from annotations.metrics.semantic_review import PaintShape, SemanticAccumulator
 
 HISTOGRAM_EDGES = np.linspace(0.0, 1.0, 21)
 PR_IOUS = (0.5, 0.75)
@@ -81,6 +82,14 @@ def _gt_rle(ann: dict, size_hw: tuple[int, int]) -> dict:
     return segm
 
 
+def _paint_rle(geometry: "dict | list", size_hw: tuple[int, int], iou_type: IouType) -> dict:
+    """The RLE to paint: the shape's own RLE (segm) or its box [x, y, w, h] rasterized (bbox)."""
+    if iou_type is IouType.SEGM:
+        return geometry
+    h, w = size_hw
+    return mask_utils.frPyObjects(np.asarray([geometry], dtype=np.float64).reshape(1, 4), h, w)[0]
+
+
 def review_coco(
     gt_dict: dict,
     results: list[dict],
@@ -95,16 +104,23 @@ def review_coco(
     compared: str = "results",
     compared_ids: Sequence[int] | None = None,
     image_paths: dict[int, str] | None = None,
+    semantic: bool = False,
+    gt_paint_keys: Sequence[tuple] | None = None,
+    dt_paint_keys: Sequence[tuple] | None = None,
 ) -> ReviewReport:
     """Review COCO results against a COCO ground truth (dicts, see :mod:`detection`).
 
     ``compared_ids`` names each result in the report (default: its 1-based index);
     ``image_paths`` overrides the images' ``file_name``; ``boundary`` adds the boundary IoU of
-    every same-class pair (segm only).
+    every same-class pair (segm only). ``semantic`` adds the pixel-level section (label maps,
+    mIoU, pixel accuracy; see :mod:`annotations.metrics.semantic_review`), painting each side in
+    ascending ``gt_paint_keys`` / ``dt_paint_keys`` (parallel to the annotations / results;
+    default: their order).
     """
     return run_core(gt_dict, results, iou_type, iou_threshold, backend=backend, boundary=boundary,
                     dilation_ratio=dilation_ratio, kind=kind, reference=reference, compared=compared,
-                    compared_ids=compared_ids, image_paths=image_paths).report
+                    compared_ids=compared_ids, image_paths=image_paths, semantic=semantic,
+                    gt_paint_keys=gt_paint_keys, dt_paint_keys=dt_paint_keys).report
 
 
 def run_core(
@@ -121,6 +137,9 @@ def run_core(
     compared: str = "results",
     compared_ids: Sequence[int] | None = None,
     image_paths: dict[int, str] | None = None,
+    semantic: bool = False,
+    gt_paint_keys: Sequence[tuple] | None = None,
+    dt_paint_keys: Sequence[tuple] | None = None,
 ) -> CoreOutput:
     """:func:`review_coco` that also returns the per-image matches and the COCO evaluation."""
     iou_type = IouType(iou_type)
@@ -199,6 +218,14 @@ def run_core(
     best_per_gt: list[np.ndarray] = []
     rows: list[ImageRow] = []
     do_boundary = boundary and iou_type is IouType.SEGM
+    if gt_paint_keys is not None and len(gt_paint_keys) != len(gt["annotations"]):
+        raise MetricsError(f"{len(gt_paint_keys)} paint keys for {len(gt['annotations'])} ground-truth shapes")
+    if dt_paint_keys is not None and len(dt_paint_keys) != len(res):
+        raise MetricsError(f"{len(dt_paint_keys)} paint keys for {len(res)} results")
+    if semantic and any(h <= 0 or w <= 0 for h, w in sizes.values()):
+        bad = next(i for i, (h, w) in sizes.items() if h <= 0 or w <= 0)
+        raise MetricsError(f"ground-truth image {bad} has no height/width: the semantic section needs them")
+    pixels = SemanticAccumulator([str(c.get("name", c["id"])) for c in categories]) if semantic else None
 
     for image_id, img in images.items():
         gi = gt_by_image[image_id]
@@ -253,6 +280,15 @@ def run_core(
         np.add.at(confusion, (gpos[paired_g], dpos[result.gt_to_pred[paired_g]]), 1)
         np.add.at(confusion, (gpos[(result.gt_to_pred < 0) & normal], k_cats), 1)
         np.add.at(confusion, (k_cats, dpos[(result.pred_to_gt < 0) & counted_pred]), 1)
+        if pixels is not None:
+            pixels.add_image(sizes[image_id],
+                             [PaintShape(_paint_rle(gt_geom[i], sizes[image_id], iou_type),
+                                         pixels.crowd_label if gt_crowd_all[i] else int(gt_pos_all[i]) + 1,
+                                         tuple(gt_paint_keys[i]) if gt_paint_keys is not None else (i,))
+                              for i in gi],
+                             [PaintShape(_paint_rle(dt_geom[i], sizes[image_id], iou_type), int(dt_pos_all[i]) + 1,
+                                         tuple(dt_paint_keys[i]) if dt_paint_keys is not None else (i,))
+                              for i in di])
         matched_ious.append(tp_ious)
         if gi:
             same = gcats[:, None] == dcats[None, :] if di else np.zeros((len(gi), 0), dtype=bool)
@@ -358,6 +394,7 @@ def run_core(
             "best_per_gt": np.histogram(np.clip(all_best, 0.0, 1.0), HISTOGRAM_EDGES)[0].tolist(),
         },
         coco={name: evaluation.stats[name] for name in STAT_NAMES},
+        semantic=pixels.to_json() if pixels is not None else None,
     )
     return CoreOutput(report, matches, evaluation)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import sqlite3
 from collections import Counter
@@ -19,7 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import quote
 
-from annotations.errors import CorruptProjectError, NotFoundError, SchemaVersionError, StoreError
+import numpy as np
+
+from annotations.errors import CorruptProjectError, GeometryError, NotFoundError, SchemaVersionError, StoreError
+from annotations.geometry import Box, Mask, Polygon, validate_polygon
 from annotations.model.commands import Command, command_from_json
 from annotations.model.entities import (
     HUMAN,
@@ -68,6 +72,65 @@ def _fast_annotation(row: tuple, geometry: Any) -> Annotation:
     return annotation
 
 
+_MIN_AREA = 1e-9  # square pixels; validate_polygon's own threshold
+
+
+def _polygon_problem(polygon: Polygon) -> str | None:
+    """Why ``polygon`` is degenerate (a ring with < 3 distinct vertices, an exterior with no
+    area, a non-finite coordinate), or None. A ring with shoelace area > 0 has >= 3 distinct
+    non-collinear vertices, so the usual case costs one dot product per ring; the rest goes to
+    :func:`validate_polygon` (which also accepts a bow-tie whose lobes cancel)."""
+    if not polygon.parts:
+        return "polygon has no parts"
+    for part in polygon.parts:
+        # A non-finite coordinate makes the shoelace sum non-finite (inf - inf, inf * 0, NaN).
+        areas = [_shoelace(part.exterior), *(_shoelace(h) for h in part.holes)]
+        if not all(math.isfinite(a) for a in areas):
+            return "polygon has a non-finite coordinate"
+        if areas[0] <= _MIN_AREA or any(a <= 0.0 for a in areas[1:]):
+            try:
+                validate_polygon(polygon)
+            except GeometryError as exc:
+                return f"degenerate polygon: {exc}"
+            return None
+    return None
+
+
+def _shoelace(ring_xy: np.ndarray) -> float:
+    """Unsigned shoelace area of an open (N, 2) ring, square pixels (``ring_area`` without the
+    two ``np.roll`` copies: this runs once per stored polygon)."""
+    if len(ring_xy) < 3:
+        return 0.0 if np.isfinite(ring_xy).all() else math.nan
+    x = ring_xy[:, 0]
+    y = ring_xy[:, 1]
+    twice = float(x[:-1] @ y[1:] - y[:-1] @ x[1:]) + float(x[-1] * y[0] - y[-1] * x[0])
+    return abs(twice) / 2.0
+
+
+def geometry_problem(geometry: Any, size_hw: tuple[int, int] | None) -> str | None:
+    """Why ``geometry`` cannot be stored on an image of ``size_hw`` (height, width), or None.
+
+    Rejected: degenerate polygons (:func:`_polygon_problem`); boxes with zero width or height
+    or lying entirely outside the image (touching its border from outside counts as outside);
+    masks whose size differs from the image's. ``size_hw`` None (unknown image) checks only
+    what needs no size."""
+    if isinstance(geometry, Polygon):
+        return _polygon_problem(geometry)
+    if isinstance(geometry, Box):
+        if geometry.x2 - geometry.x1 <= 0 or geometry.y2 - geometry.y1 <= 0:
+            return f"box {geometry.xyxy} (x1, y1, x2, y2) has zero width or height"
+        if size_hw is not None:
+            h, w = size_hw
+            if geometry.x2 <= 0 or geometry.y2 <= 0 or geometry.x1 >= w or geometry.y1 >= h:
+                return f"box {geometry.xyxy} (x1, y1, x2, y2) lies entirely outside the {w}x{h} (width x height) image"
+        return None
+    if isinstance(geometry, Mask):
+        if size_hw is not None and tuple(geometry.size) != tuple(size_hw):
+            return f"mask size {tuple(geometry.size)} (height, width) differs from the image's {tuple(size_hw)}"
+        return None
+    return f"unknown geometry type {type(geometry).__name__}"
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many acyclic objects.
@@ -98,6 +161,7 @@ class Project:
         self.root = path.parent
         self.readonly = readonly
         self._db = connection
+        self._replaying = False  # undo/redo restore stored states: no write-time validation
         self._in_transaction = False
 
     # ------------------------------------------------------------------ opening and closing
@@ -532,17 +596,39 @@ class Project:
             a.origin_prediction_id, a.created, None if a.modified == a.created else a.modified, a.author or None,
         )
 
+    def _check_geometry(self, a: Annotation, sizes: dict[int, Any], label: str) -> None:
+        """Raise :class:`GeometryError` naming the image and the annotation when ``a``'s geometry
+        is degenerate or does not fit its image (see :func:`geometry_problem`). ``sizes`` caches
+        image id -> (size_hw, path) | None over one call."""
+        if self._replaying:
+            return
+        if a.image_id not in sizes:
+            row = self._db.execute("SELECT height, width, path FROM images WHERE id=?", (a.image_id,)).fetchone()
+            sizes[a.image_id] = ((int(row[0]), int(row[1])), row[2]) if row else None
+        known = sizes[a.image_id]
+        problem = geometry_problem(a.geometry, known[0] if known else None)
+        if problem is not None:
+            where = f"image {a.image_id} ({known[1]})" if known else f"image {a.image_id}"
+            raise GeometryError(f"{self.path.name}: {where}: {label} (category {a.category_id}): {problem}; "
+                                "nothing was stored")
+
     def insert_annotation(self, annotation: Annotation) -> Annotation:
         """Insert one annotation (id 0 → next free id); returns it as stored. Prefer commands."""
         return self.add_annotations([annotation])[0]
 
     def add_annotations(self, annotations: Iterable[Annotation]) -> list[Annotation]:
-        """Insert annotations in one transaction without undo history (imports)."""
+        """Insert annotations in one transaction without undo history (imports).
+
+        Every geometry is checked first (:func:`geometry_problem`): one bad item raises
+        :class:`GeometryError` naming its image (id and path) and the annotation, and none of
+        the batch is stored."""
         stored: list[Annotation] = []
         now = utc_now()
+        sizes: dict[int, Any] = {}
         with self._write() as db:
             next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM annotations").fetchone()[0]
-            for a in annotations:
+            for index, a in enumerate(annotations):
+                self._check_geometry(a, sizes, f"annotation {a.id}" if a.id else f"new annotation (item {index} of the batch)")
                 if a.id == 0:
                     a = replace(a, id=next_id)
                 next_id = max(next_id, a.id + 1)
@@ -559,8 +645,14 @@ class Project:
         return stored
 
     def replace_annotation(self, annotation: Annotation) -> None:
+        """Overwrite a stored annotation. A changed geometry (or image) is checked like in
+        :meth:`add_annotations`; an unchanged one is not, so a shape stored before the checks
+        existed can still get a new class or z-order."""
         with self._write() as db:
             values = self._annotation_values(annotation)
+            old = db.execute("SELECT geometry, image_id FROM annotations WHERE id=?", (annotation.id,)).fetchone()
+            if old is not None and (old[0] != values[3] or old[1] != annotation.image_id):
+                self._check_geometry(annotation, {}, f"annotation {annotation.id}")
             cur = db.execute(
                 "UPDATE annotations SET image_id=?, category_id=?, geometry=?, z_order=?, iscrowd=?, attributes=?, "
                 "source=?, origin_prediction_id=?, created=?, modified=?, author=? WHERE id=?",
@@ -703,13 +795,23 @@ class Project:
             )
         return done
 
+    def _replay(self, command: Command) -> None:
+        """Apply a history command: it restores a state that was stored (and checked) before,
+        so the write-time geometry checks are off (a shape stored before they existed can be
+        brought back by undo)."""
+        self._replaying = True
+        try:
+            command.apply(self)
+        finally:
+            self._replaying = False
+
     def undo(self) -> str | None:
         """Undo the newest edit; returns its label, or None when there is nothing to undo."""
         with self._write() as db:
             row = db.execute("SELECT seq, label, inverse FROM history WHERE undone=0 ORDER BY seq DESC LIMIT 1").fetchone()
             if row is None:
                 return None
-            command_from_json(json.loads(row[2])).apply(self)
+            self._replay(command_from_json(json.loads(row[2])))
             db.execute("UPDATE history SET undone=1 WHERE seq=?", (row[0],))
             return row[1]
 
@@ -719,7 +821,7 @@ class Project:
             row = db.execute("SELECT seq, label, forward FROM history WHERE undone=1 ORDER BY seq LIMIT 1").fetchone()
             if row is None:
                 return None
-            command_from_json(json.loads(row[2])).apply(self)
+            self._replay(command_from_json(json.loads(row[2])))
             db.execute("UPDATE history SET undone=0 WHERE seq=?", (row[0],))
             return row[1]
 

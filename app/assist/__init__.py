@@ -88,6 +88,21 @@ def _tab_with(window: Any, anchor_name: str, dock: Any) -> None:
         log.exception("could not tab the pre-labels panel with %s", anchor_name)
 
 
+def prepare_panel(window: Any, name: str, wait: bool = False) -> None:
+    """Give panel ``name`` something to show when it is opened from the command line
+    (``main.py --panel NAME``): the review panel runs the default review in the background;
+    with ``wait`` (screenshots) this returns once the result is on screen."""
+    features = getattr(window, "assist", None)
+    if features is None:
+        return
+    if name == "review":
+        panel = features.review_panel
+        if panel.run_default_review() and wait:
+            panel.wait_for_review()
+    elif name == "training":
+        features.training_panel.refresh_versions()
+
+
 def install(window: Any, client_factory: Callable[[], Any] | None = None) -> AssistFeatures:
     """Attach the assist panels, tool and menu to ``window`` (a MainWindow). ``client_factory``
     builds the engine client (default: ``engine.client.EngineClient(max_restarts=3)``)."""

@@ -25,13 +25,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from engine.protocol import (
     Cancelled,
     Failed,
-    Prelabel,
     Progress,
-    Segment,
     Started,
     Succeeded,
-    Train,
     WorkerDied,
+    job_kind,
 )
 
 log = logging.getLogger(__name__)
@@ -70,17 +68,6 @@ class WorkerState(str, Enum):
     STARTING = "starting"
     RUNNING = "running"
     DOWN = "down"  # died and the client gave up restarting it (or start failed)
-
-
-def request_kind(request: Any) -> str:
-    """``"prelabel"``, ``"train"`` or ``"segment"`` for a job request."""
-    if isinstance(request, Prelabel):
-        return "prelabel"
-    if isinstance(request, Train):
-        return "train"
-    if isinstance(request, Segment):
-        return "segment"
-    raise TypeError(f"not a job request: {type(request).__name__}")
 
 
 @dataclass
@@ -260,7 +247,7 @@ class EngineBridge(QObject):
     # ------------------------------------------------------------------ jobs
     def submit(self, request: Any, title: str = "") -> str:
         """Queue a Prelabel, Train or Segment request; returns its job id at once."""
-        kind = request_kind(request)
+        kind = job_kind(request)
         info = JobInfo(request.job_id, kind, title or kind.capitalize(), request)
         self._jobs[info.job_id] = info
         self.jobAdded.emit(info.job_id)

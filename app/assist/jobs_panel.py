@@ -140,7 +140,10 @@ class JobsPanel(QWidget):
         self.restart_button.clicked.connect(self.bridge.restart)
         self.clear_button = QPushButton("Clear finished")
         self.clear_button.clicked.connect(self._clear_finished)
-        self.empty_label = QLabel("No jobs yet. Pre-label images or train a model to start the engine.")
+        self.empty_label = QLabel(
+            "No jobs in this session yet. Pre-labeling (Model ▸ Pre-label this image / all unfinished images) and "
+            "training run here, in the engine's own process, with their progress, Cancel and results; the window "
+            "never waits for them.")
         self.empty_label.setWordWrap(True)
         self.empty_label.setStyleSheet("color: #7f8c8d;")
 
@@ -187,7 +190,7 @@ class JobsPanel(QWidget):
 
     def _on_job_changed(self, job_id: str) -> None:
         try:
-            info = self.bridge.job(job_id)
+            self.bridge.job(job_id)
         except KeyError:  # forgotten
             row = self.rows.pop(job_id, None)
             if row is not None:
@@ -210,6 +213,8 @@ class JobsPanel(QWidget):
         text = f"Engine: <b>{state.value}</b>"
         if state == WorkerState.RUNNING and isinstance(pid, int):
             text += f" (pid {pid})"
+        elif state == WorkerState.NOT_STARTED:
+            text += " — it starts on the first pre-label, training or interactive-mask request"
         death = self.bridge.last_worker_death
         if death is not None:
             code = "unknown" if death.exit_code is None else str(death.exit_code)

@@ -3,12 +3,11 @@ accept all / reject / edit, and pre-labelling (this image, or every unfinished i
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -25,6 +24,7 @@ from app.assist.models import model_choices
 from app.assist.prelabel_layer import PredictionLayer, prediction_caption
 from engine.protocol import Prelabel
 
+PROPOSAL_LIST_PREFERRED_HEIGHT = 72
 CURRENT_VERSION = ""  # Prelabel.model "" = the project's current promoted version
 
 
@@ -37,6 +37,15 @@ def _swatch(color: str) -> QIcon:
 def unfinished_image_ids(project: object) -> tuple[int, ...]:
     """Images that are neither done nor reviewed."""
     return tuple(i.id for i in project.images() if not ImageStatus(i.status).is_finished)  # type: ignore[attr-defined]
+
+
+class _ProposalList(QListWidget):
+    """A list whose preferred height is small: the dock's scroll area sizes the panel by the
+    preferred heights (a word-wrapped label makes it height-for-width), so QListWidget's default
+    192 px would push the buttons below the fold; the layout stretch still gives it the room."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt name
+        return QSize(super().sizeHint().width(), PROPOSAL_LIST_PREFERRED_HEIGHT)
 
 
 class PredictionsPanel(QWidget):
@@ -59,8 +68,8 @@ class PredictionsPanel(QWidget):
         slider_row.addWidget(self.slider, 1)
         slider_row.addWidget(self.threshold_label)
 
-        self.list = QListWidget()
-        self.list.setMinimumHeight(80)
+        self.list = _ProposalList()
+        self.list.setMinimumHeight(48)  # the list takes the room left: the controls stay visible
         self.list.itemSelectionChanged.connect(self._on_list_selection)
         self.count_label = QLabel()
         self.count_label.setWordWrap(True)
@@ -75,13 +84,17 @@ class PredictionsPanel(QWidget):
         self.edit_button = QPushButton("Edit")
         self.edit_button.setToolTip("Make it an annotation linked to the proposal and edit its shape")
         self.edit_button.clicked.connect(lambda: self.layer.edit())
-        self.accept_all_button = QPushButton("Accept all shown")
+        self.accept_all_button = QPushButton("Accept all")
         self.accept_all_button.setToolTip("Accept every proposal at or above the confidence threshold (one undo step)")
         self.accept_all_button.clicked.connect(self.layer.accept_all)
+        # Compact rows of decisions and pre-labelling: in a ~280 px tall dock (a 1000 px
+        # window) every control stays visible and the list keeps the rest of the height.
         decide = QGridLayout()
+        decide.setSpacing(4)
         decide.addWidget(self.accept_button, 0, 0)
         decide.addWidget(self.reject_button, 0, 1)
         decide.addWidget(self.edit_button, 1, 0)
+        decide.addWidget(self.accept_all_button, 1, 1)
 
         self.model_combo = QComboBox()
         self.model_combo.addItem("the current model version", CURRENT_VERSION)
@@ -95,21 +108,25 @@ class PredictionsPanel(QWidget):
         self.prelabel_all_button = QPushButton("All unfinished")
         self.prelabel_all_button.setToolTip("Pre-label every image that is not done or reviewed")
         self.prelabel_all_button.clicked.connect(self.prelabel_unfinished)
-        prelabel_box = QGroupBox("Pre-label with")
-        prelabel_layout = QVBoxLayout(prelabel_box)
-        prelabel_layout.addWidget(self.model_combo)
+        prelabel_row = QHBoxLayout()
+        prelabel_row.setSpacing(4)
+        prelabel_label = QLabel("Pre-label with")
+        prelabel_row.addWidget(prelabel_label)
+        prelabel_row.addWidget(self.model_combo, 1)
         row = QHBoxLayout()
+        row.setSpacing(4)
         row.addWidget(self.prelabel_image_button)
         row.addWidget(self.prelabel_all_button)
-        prelabel_layout.addLayout(row)
 
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
         layout.addLayout(slider_row)
         layout.addWidget(self.count_label)
         layout.addWidget(self.list, 1)
-        decide.addWidget(self.accept_all_button, 1, 1)
         layout.addLayout(decide)
-        layout.addWidget(prelabel_box)
+        layout.addLayout(prelabel_row)
+        layout.addLayout(row)
 
         layer.changed.connect(self.rebuild)
         layer.selectionChanged.connect(self._on_layer_selection)

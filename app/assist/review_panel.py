@@ -279,6 +279,36 @@ class ReviewPanel(QWidget):
         self._thread.start()
         return True
 
+    def run_default_review(self) -> bool:
+        """Start the default review (model vs final annotations) when none was run yet and the
+        project has finished images; False (with the reason in the status line) otherwise."""
+        project = self.context.project
+        if project is None or self.running or self.report is not None:
+            return False
+        if not any(image.status.is_finished for image in project.images()):
+            self.status_label.setText("No finished images yet: mark images done (Ctrl+Enter) to review the "
+                                      "model against the final annotations.")
+            return False
+        self.set_kind(ReviewKind.MODEL_VS_FINAL)
+        return self.run_review()
+
+    def wait_for_review(self, timeout_s: float = 60.0) -> bool:
+        """Process events until the running review is shown or ``timeout_s`` seconds passed
+        (screenshots and tests only: the GUI never waits). True when none is running now."""
+        import time
+
+        from PySide6.QtCore import QCoreApplication, QEventLoop
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            if not self.running and self.run_button.isEnabled():  # _on_done re-enables the button
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            if self._thread is not None:
+                self._thread.join(0.02)
+
     def _on_done(self, request: ReviewRequest, report: Any, error: str) -> None:
         self.run_button.setEnabled(True)
         self.request = request
@@ -300,8 +330,13 @@ class ReviewPanel(QWidget):
         data = report.to_json() if hasattr(report, "to_json") else dict(report)
         self.report_json = data
         self.export_button.setEnabled(True)
-        self.status_label.setText(f"{data.get('compared', '')} vs {data.get('reference', '')} "
-                                  f"({data.get('iou_type', '')}, IoU ≥ {data.get('iou_threshold', 0.5):g})")
+        status = (f"{data.get('compared', '')} vs {data.get('reference', '')} "
+                  f"({data.get('iou_type', '')}, IoU ≥ {data.get('iou_threshold', 0.5):g})")
+        summary = data.get("summary") or {}
+        if self.request is not None and self.request.kind == ReviewKind.MODEL_VS_FINAL and not summary.get("pred"):
+            status += (f". No model pre-labels on the {summary.get('images', 0)} finished image(s) yet, so every final "
+                       "shape counts as missed: pre-label images (Model menu), correct and finish them, then run again.")
+        self.status_label.setText(status[:1].upper() + status[1:])
         self._fill_summary(data)
         self._fill_images(data.get("per_image") or [])
         self._fill_classes(data.get("per_class") or [])

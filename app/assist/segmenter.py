@@ -229,15 +229,8 @@ class InteractiveSegmenter(QObject):
             negative_points=tuple(prompt.negative_points),
             method=self.method,
         )
+        # Segment requests run in the worker's interactive lane: they never wait behind training.
         self._job_id = self.context.bridge.submit(request, f"Segment image {prompt.image_id}")
-        busy = [j.title for j in self.context.bridge.active_jobs() if j.kind != "segment"]
-        if busy:  # the worker runs one job at a time
-            self._tell(f"The mask will come after the engine finishes: {busy[0]}")
-
-    def _tell(self, text: str) -> None:
-        show = getattr(self.context.window, "show_message", None)
-        if callable(show):
-            show(text, 8000)
 
     # ------------------------------------------------------------------ answers
     def _on_succeeded(self, job_id: str, result: Any) -> None:

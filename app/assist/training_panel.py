@@ -266,8 +266,21 @@ class TrainingPanel(QWidget):
         self.status_label.setText("Stopping…")
         self._update_buttons()
 
+    def training_data_text(self) -> str:
+        """One line on what a training would learn from (finished images of the project)."""
+        project = self.context.project
+        if project is None:
+            return ""
+        counts = project.counts()
+        status = counts.get("status") or {}
+        finished = int(status.get("done", 0)) + int(status.get("reviewed", 0))
+        return (f"Training data: {finished} finished (done or reviewed) of {counts.get('images', 0)} images; "
+                "a training learns from the finished images only.")
+
     def _update_buttons(self) -> None:
         running = self.training_running()
+        if not running and self.train_job_id is None:
+            self.status_label.setText(self.training_data_text())
         self.start_button.setEnabled(not running and self.context.project is not None)
         self.stop_button.setEnabled(running and not all(j.cancel_requested for j in self.bridge.active_jobs("train")))
 
@@ -405,7 +418,10 @@ class TrainingPanel(QWidget):
         self.refresh_versions()
 
     def _update_on_screen_label(self, on_screen: set[int]) -> None:
-        if self.context.current_image_id() is None:
+        if not self.versions_table.rowCount():
+            self.on_screen_label.setText("No model versions yet: Start training makes the first one from the "
+                                         "finished images; each later training adds a version here.")
+        elif self.context.current_image_id() is None:
             self.on_screen_label.setText("No image open.")
         elif not on_screen:
             self.on_screen_label.setText("No pre-labels on the image on screen.")

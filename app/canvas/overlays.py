@@ -33,6 +33,8 @@ class SelectionOverlayItem(QGraphicsItem):
         """(annotation id, part, ring, index) of the selected vertex, drawn filled."""
         self.hover_point: QPointF | None = None
         """Where a vertex would be inserted (pointer near an edge)."""
+        self.hover_shape: RenderShape | None = None
+        """The unselected shape under the pointer (select tool), drawn highlighted."""
 
     def set_scene_rect(self, rect: QRectF) -> None:
         self.prepareGeometryChange()
@@ -43,12 +45,28 @@ class SelectionOverlayItem(QGraphicsItem):
 
     def set_shapes(self, shapes: list[RenderShape]) -> None:
         self.shapes = shapes
+        self.hover_shape = None  # may be stale (edited, deleted, other image)
         self.previews.clear()
         self.offset = QPointF(0, 0)
         self.active_vertex = None
         self.update()
 
+    def set_hover_shape(self, shape: RenderShape | None) -> None:
+        """Highlight ``shape`` (the one under the pointer), or nothing."""
+        if shape is not self.hover_shape:
+            self.hover_shape = shape
+            self.update()
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        hover = self.hover_shape
+        if hover is not None and all(s.annotation_id != hover.annotation_id for s in self.shapes):
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(style.halo_pen(hover.color, style.HOVER_OUTLINE_WIDTH_PX + style.HALO_EXTRA_PX))
+            hover.draw_outline(painter)
+            painter.setPen(style.outline_pen(hover.color, style.HOVER_OUTLINE_WIDTH_PX))
+            painter.setBrush(style.fill_brush(hover.color, style.HOVER_FILL_ALPHA))
+            hover.draw_outline(painter)
         if not self.shapes:
             return
         scale = abs(painter.worldTransform().m11()) or 1.0
@@ -61,6 +79,12 @@ class SelectionOverlayItem(QGraphicsItem):
             pen = style.outline_pen(shape.color, style.SELECTED_OUTLINE_WIDTH_PX)
             brush = style.fill_brush(shape.color, style.SELECTED_FILL_ALPHA)
             preview = self.previews.get(shape.annotation_id)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(style.halo_pen(shape.color, style.SELECTED_OUTLINE_WIDTH_PX + style.HALO_EXTRA_PX))
+            if preview is not None:
+                painter.drawPath(geometry_path(preview))
+            else:
+                shape.draw_outline(painter)
             painter.setPen(pen)
             if preview is not None:
                 painter.setBrush(brush)
@@ -81,7 +105,8 @@ class SelectionOverlayItem(QGraphicsItem):
         if vertex_total <= MAX_HANDLES:
             side = style.HANDLE_SIZE_PX / scale
             for shape, points in handle_points:
-                painter.setPen(QPen(style.qcolor(shape.color), 1.2 / scale))
+                # A dark rim reads on light photos, the white face on dark ones.
+                painter.setPen(QPen(QColor(0, 0, 0, 200), 1.2 / scale))
                 for ref, point in points:
                     active = self.active_vertex is not None and self.active_vertex == (shape.annotation_id, *ref)
                     painter.setBrush(QBrush(style.qcolor(shape.color) if active else QColor("#ffffff")))

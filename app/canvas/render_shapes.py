@@ -53,6 +53,14 @@ class RenderShape:
         elif self.path is not None:
             painter.drawPath(self.path)
 
+    def draw_outline(self, painter: QPainter) -> None:
+        """Stroke the outline with the painter's current pen and brush, without mask pixels
+        (callers set ``Qt.NoBrush``): the contrasting halo drawn under every outline."""
+        if self.polygon is not None:
+            painter.drawPolygon(self.polygon)
+        elif self.path is not None:
+            painter.drawPath(self.path)
+
     def outline(self) -> QPainterPath:
         """The outline as a path (for highlighting)."""
         if self.path is not None:

@@ -17,8 +17,8 @@ import time
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QImage, QPainter, QTransform
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from app import style
@@ -64,7 +64,8 @@ class ShapeLayerItem(QGraphicsItem):
         tile fits in the frame budget)."""
         self.on_pending: Callable[[], None] | None = None
         """Called when a paint left tiles unrendered (the view schedules idle rendering)."""
-        self._pens: dict[str, tuple] = {}
+        self._pens: dict[str, tuple[QPen, QBrush, QPen]] = {}
+        self._halo_pens: dict[str, QPen] = {}
         self.outline_width = style.OUTLINE_WIDTH_PX
 
     # ------------------------------------------------------------------ QGraphicsItem
@@ -167,6 +168,11 @@ class ShapeLayerItem(QGraphicsItem):
         """Every shape, back to front (including excluded ones)."""
         return list(self._shapes)
 
+    def shape_by_id(self, annotation_id: int) -> RenderShape | None:
+        """The shape of annotation ``annotation_id``, or None."""
+        positions = np.flatnonzero(self._ids == annotation_id)
+        return self._shapes[int(positions[0])] if positions.size else None
+
     def query(self, rect: QRectF, *, drawn_only: bool = True) -> np.ndarray:
         """Indices (back to front) of shapes whose bounds intersect ``rect`` (image pixels)."""
         return self._index.query(rect.left(), rect.top(), rect.right(), rect.bottom(), self._drawn if drawn_only else None)
@@ -186,6 +192,7 @@ class ShapeLayerItem(QGraphicsItem):
         if width != self.outline_width:
             self.outline_width = width
             self._pens.clear()
+            self._halo_pens.clear()
             self._tiles.clear()
             self._scale_lru.clear()
         self._index = GridIndex(np.array([s.bounds for s in self._shapes], dtype=np.float64).reshape(count, 4))
@@ -264,10 +271,18 @@ class ShapeLayerItem(QGraphicsItem):
         j1 = max(j0, int(math.floor((rect.bottom() * scale - 1e-6) / TILE_PX)))
         return i0, j0, i1, j1
 
-    def _style(self, color: str) -> tuple:
+    def _style(self, color: str) -> tuple[QPen, QBrush, QPen]:
+        """(outline pen, fill brush, halo pen) of class colour ``color``; the halo pens are
+        shared between colours with the same halo colour (fewer pen switches)."""
         found = self._pens.get(color)
         if found is None:
-            found = self._pens[color] = (style.outline_pen(color, self.outline_width), style.fill_brush(color))
+            halo_color = style.halo_color(color)
+            halo_key = f"halo:{halo_color.name(QColor.NameFormat.HexArgb)}"
+            halo = self._halo_pens.get(halo_key)
+            if halo is None:
+                width = self.outline_width if self.outline_width <= 1.0 else self.outline_width + style.HALO_EXTRA_PX
+                halo = self._halo_pens[halo_key] = style.halo_pen(color, width)
+            found = self._pens[color] = (style.outline_pen(color, self.outline_width), style.fill_brush(color), halo)
         return found
 
     def _tile_shapes(self, scale: float, i: int, j: int) -> np.ndarray:
@@ -286,16 +301,7 @@ class ShapeLayerItem(QGraphicsItem):
         painter = QPainter(image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.antialias)
         painter.setTransform(QTransform(scale, 0, 0, scale, -i * TILE_PX, -j * TILE_PX))
-        current = None
-        shapes = self._shapes
-        for index in indices.tolist():
-            shape = shapes[index]
-            if shape.color != current:
-                current = shape.color
-                pen, brush = self._style(current)
-                painter.setPen(pen)
-                painter.setBrush(brush)
-            shape.draw(painter)
+        self._paint_shapes(painter, indices.tolist(), scale)
         painter.end()
         per_shape = (time.perf_counter() - started) / len(indices)
         self.cost_per_shape_s = 0.7 * self.cost_per_shape_s + 0.3 * per_shape
@@ -342,12 +348,37 @@ class ShapeLayerItem(QGraphicsItem):
 
     def _draw_direct(self, painter: QPainter, exposed: QRectF) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.antialias)
+        self._paint_shapes(painter, self.query(exposed).tolist(), None)
+
+    def _paint_shapes(self, painter: QPainter, indices: list[int], scale: float | None) -> None:
+        """Draw shapes ``indices`` (back to front) in two passes: first every halo (the
+        contrasting under-stroke, so a neighbour's halo never covers an outline), then fills
+        and outlines. ``scale``: device px per image px of an axis-aligned painter, or None.
+
+        Halos are strokes HALO_EXTRA_PX wider than the outline; with the dense 1 px outline
+        (Qt's fast path; a wider stroke costs ~3x) the halo is a 1 px stroke shifted one
+        device pixel down-right instead, a drop shadow at the cost of one more fast stroke."""
+        shapes = self._shapes
+        shadow = self.outline_width <= 1.0
+        painter.save()
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if shadow and scale:
+            painter.translate(1.0 / scale, 1.0 / scale)
         current = None
-        for index in self.query(exposed).tolist():
-            shape = self._shapes[index]
+        for index in indices:
+            shape = shapes[index]
+            halo = self._style(shape.color)[2]
+            if halo is not current:
+                current = halo
+                painter.setPen(halo)
+            shape.draw_outline(painter)
+        painter.restore()
+        current = None
+        for index in indices:
+            shape = shapes[index]
             if shape.color != current:
                 current = shape.color
-                pen, brush = self._style(current)
+                pen, brush, _halo = self._style(current)
                 painter.setPen(pen)
                 painter.setBrush(brush)
             shape.draw(painter)
@@ -355,4 +386,5 @@ class ShapeLayerItem(QGraphicsItem):
     def clear_style_cache(self) -> None:
         """Forget cached pens (after a class was recoloured)."""
         self._pens.clear()
+        self._halo_pens.clear()
         self.invalidate_all()

@@ -65,6 +65,7 @@ class SelectTool(Tool):
             overlay.offset = QPointF(0, 0)
             overlay.active_vertex = None
             overlay.hover_point = None
+            overlay.hover_shape = None
             overlay.update()
             self.update_preview()
 
@@ -272,8 +273,13 @@ class SelectTool(Tool):
                 cursor = Qt.CursorShape.CrossCursor
             else:
                 cursor = Qt.CursorShape.PointingHandCursor
-        elif self._session.selection and self._shape_at(event) in self._session.selection:
+        hit = self._shape_at(event) if handle is None else None
+        if hit is not None and hit in self._session.selection:
             cursor = Qt.CursorShape.SizeAllCursor
+        hover = None
+        if hit is not None and hit not in self._session.selection:
+            hover = self.window.canvas.shape_layer.shape_by_id(hit)  # type: ignore[union-attr]
+        overlay.set_hover_shape(hover)
         if point != overlay.hover_point:
             overlay.hover_point = point
             overlay.update()

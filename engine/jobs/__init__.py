@@ -10,18 +10,16 @@ from typing import Any
 
 from engine.errors import EngineInputError
 from engine.jobs.context import IsCancelled, ProgressFn, never_cancelled, no_progress
-from engine.protocol import JobRequest, Prelabel, Segment, Train
+from engine.protocol import JobRequest
+from engine.protocol import job_kind as protocol_job_kind
 
 
 def job_kind(request: JobRequest) -> str:
-    """``"prelabel"``, ``"train"`` or ``"segment"``."""
-    if isinstance(request, Prelabel):
-        return "prelabel"
-    if isinstance(request, Train):
-        return "train"
-    if isinstance(request, Segment):
-        return "segment"
-    raise EngineInputError(f"not a job request: {type(request).__name__}")
+    """``"prelabel"``, ``"train"`` or ``"segment"``; :class:`EngineInputError` otherwise."""
+    try:
+        return protocol_job_kind(request)
+    except TypeError as exc:
+        raise EngineInputError(str(exc)) from exc
 
 
 def run_job(request: JobRequest, progress: ProgressFn = no_progress, is_cancelled: IsCancelled = never_cancelled) -> Any:

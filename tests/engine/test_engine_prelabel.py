@@ -92,3 +92,19 @@ def test_bad_prelabel_requests(blob_project: Path, tmp_path: Path) -> None:
         run_prelabel(Prelabel(str(blob_project), model="unet_tiny"))
     with pytest.raises(JobCancelled):
         run_prelabel(Prelabel(str(blob_project), model="unet_tiny", image_ids=(4,)), is_cancelled=lambda: True)
+
+
+def test_prelabel_without_a_trained_or_pretrained_model_is_refused(blob_project: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """No promoted version and no pretrained weights on disk: an untrained network would only
+    propose noise, so the default pre-label refuses with a message that says what to do, and
+    stores nothing (no version row, no weight file)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    with Project.open(blob_project, readonly=True) as project:
+        assert project.current_model_version() is None
+        before = project.counts()
+    with pytest.raises(EngineInputError, match="no trained model yet"):
+        run_prelabel(Prelabel(str(blob_project)))
+    with Project.open(blob_project, readonly=True) as project:
+        assert project.counts() == before
+    assert not checkpoints.models_dir(blob_project).exists() or not any(checkpoints.models_dir(blob_project).rglob("*.pt"))

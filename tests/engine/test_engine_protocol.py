@@ -75,3 +75,12 @@ def test_catalog_matches_registry() -> None:
     for entry in CATALOG:
         spec = REGISTRY[entry.name]
         assert (entry.output, entry.description, entry.tiny) == (spec.output, spec.title, spec.tiny)
+
+
+def test_job_kind_names_every_job_request_and_refuses_the_rest() -> None:
+    assert P.job_kind(P.Prelabel("a.segproj")) == "prelabel"
+    assert P.job_kind(P.Train("a.segproj")) == "train"
+    assert P.job_kind(P.Segment("a.segproj", 1)) == "segment"
+    for not_a_job in (P.Cancel("x"), P.Shutdown(), "prelabel"):
+        with pytest.raises(TypeError, match="not a job request"):
+            P.job_kind(not_a_job)

@@ -133,6 +133,24 @@ def test_cancel_mid_training_leaves_no_version(client: EngineClient, membrane_pr
     assert not list(models.rglob("*.pt")) if models.exists() else True
 
 
+def test_segment_does_not_wait_behind_training(client: EngineClient, membrane_project: Callable[..., Path]) -> None:
+    """The interactive lane: a box-to-mask request made while a long training runs is answered
+    while that training is still running (then the training is cancelled)."""
+    project = membrane_project(n_done=4, n_new=0, size=128)
+    seen: list[Event] = _Seen()
+    train = client.submit(Train(str(project), model="unet_tiny", epochs=50, batch_size=2, iterations_per_epoch=20))
+    wait_for(client, lambda e: isinstance(e, Progress) and e.job_id == train and e.done >= 1, seen)
+    segment = client.submit(Segment(str(project), 1, box_xyxy=(10.0, 10.0, 90.0, 90.0), method=SegmentMethod.GRABCUT))
+    end = wait_for(client, lambda e: isinstance(e, TERMINAL_EVENTS) and e.job_id in (train, segment), seen)
+    assert end.job_id == segment and isinstance(end, Succeeded), end
+    assert isinstance(end.result, SegmentResult) and end.result.size == (128, 128)
+    client.cancel(train)
+    finished = wait_for(client, lambda e: isinstance(e, TERMINAL_EVENTS) and e.job_id == train, seen)
+    assert isinstance(finished, Cancelled), finished
+    assert_well_formed(job_events(seen, segment))
+    assert_well_formed(job_events(seen, train))
+
+
 def test_killed_worker_is_reported_and_restarted(membrane_project: Callable[..., Path], blob_project: Path) -> None:
     project = membrane_project(n_done=4, n_new=0, size=128)
     with EngineClient(max_restarts=1) as engine:
