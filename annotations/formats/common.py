@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image as PILImage
+from PIL import ImageOps
 
 from annotations.errors import FormatError
 from annotations.model import Image
@@ -186,23 +187,46 @@ def guard_target(project: Project, out: "str | os.PathLike[str]", files: Iterabl
         raise FormatError(f"the export target folder holds images being exported (e.g. {clash}); choose another folder", path=str(target))
 
 
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(path: Path) -> int:
+    """The EXIF orientation tag of an image file (1 = upright, also when absent); header only."""
+    try:
+        with PILImage.open(path) as img:
+            return int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+    except OSError:
+        return 1
+
+
 def place_image(source: Path, destination: Path, *, convert_to: str | None = None) -> None:
     """Copy an image file into a data set. ``convert_to`` (``"jpg"`` or ``"png"``) re-encodes
-    when the source has another format (JPEG at quality 95; PNG is lossless)."""
+    when the source has another format (JPEG at quality 95; PNG is lossless).
+
+    Shapes are stored in upright coordinates (the EXIF orientation applied, as the GUI shows the
+    image and ``main.py new`` records its size), while COCO/VOC/YOLO readers such as torchvision
+    load pixels as stored. A source with an EXIF rotation is therefore written upright (pixels
+    rotated, the tag dropped) so that pixels and shapes agree in every reader.
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
     suffix = source.suffix.lower().lstrip(".")
     same = convert_to is None or suffix == convert_to or (convert_to == "jpg" and suffix == "jpeg")
-    if same:
+    rotated = exif_orientation(source) != 1
+    if same and not rotated:
         shutil.copyfile(source, destination)
         return
+    target_format = convert_to or ("jpg" if suffix in ("jpg", "jpeg") else "png" if suffix == "png" else suffix)
     try:
         with PILImage.open(source) as img:
-            if convert_to == "jpg":
-                img.convert("RGB").save(destination, "JPEG", quality=95)
+            upright = ImageOps.exif_transpose(img)
+            if target_format == "jpg":
+                upright.convert("RGB").save(destination, "JPEG", quality=95)
+            elif target_format == "png":
+                upright.save(destination, "PNG")
             else:
-                img.save(destination, "PNG")
-    except OSError as exc:
-        raise FormatError(f"cannot convert image to {convert_to}: {exc}", path=str(source)) from exc
+                upright.save(destination)  # the format the destination's suffix names (e.g. tiff)
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"cannot write image as {target_format}: {exc}", path=str(source)) from exc
 
 
 def image_size_hw(path: Path) -> tuple[int, int]:
