@@ -132,6 +132,10 @@ def _print_summary(report, worst: int) -> None:
     print(f"  images={s['images']} gt={s['gt']} pred={s['pred']} tp={s['tp']} fp={s['fp']} fn={s['fn']} "
           f"label_mismatches={s['label_mismatches']} precision={_fmt(s['precision'])} recall={_fmt(s['recall'])} "
           f"f1={_fmt(s['f1'])} mean_iou={_fmt(s['mean_iou'])} boundary_iou={_fmt(s['mean_boundary_iou'])}")
+    unpaired = s.get("unmatched_images") or {}
+    if unpaired.get("reference_only") or unpaired.get("compared_only"):
+        print(f"  unpaired images: {unpaired.get('reference_only', 0)} only in the reference, "
+              f"{unpaired.get('compared_only', 0)} only in the compared project (not evaluated)")
     if report.semantic:
         sem = report.semantic
         print(f"  pixels: pixel_accuracy={_fmt(sem['pixel_accuracy'])} miou={_fmt(sem['miou'])} "

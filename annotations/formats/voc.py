@@ -249,24 +249,75 @@ def _voc_root(source: Path) -> Path:
 def class_names(root: Path) -> list[str]:
     """PNG index -> class name: ``labelmap.txt`` (CVAT), ``class_names.txt`` (labelme) or the
     20 VOC classes; index 0 is the background."""
+    return [name for name, _ in _class_table(root)]
+
+
+def _class_table(root: Path) -> list[tuple[str, tuple[int, int, int] | None]]:
+    """PNG index -> (class name, RGB colour given by ``labelmap.txt`` or None).
+
+    ``labelmap.txt`` lines are ``name:r,g,b:parts:actions`` (CVAT); the name may itself hold
+    ``:``, so the three trailing fields are split off from the right."""
     labelmap = root / "labelmap.txt"
     if labelmap.is_file():
-        names = [line.split(":")[0] for line in labelmap.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
-        return names
+        table: list[tuple[str, tuple[int, int, int] | None]] = []
+        for number, line in enumerate(labelmap.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rsplit(":", 3)
+            name = fields[0] if len(fields) == 4 else line.split(":")[0]
+            table.append((name, _labelmap_color(fields[1], labelmap, number) if len(fields) == 4 else None))
+        return table
     listed = root / "class_names.txt"
     if listed.is_file():
-        return [line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return ["background", *VOC_CLASSES]
+        return [(line.strip(), None) for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(name, None) for name in ["background", *VOC_CLASSES]]
 
 
-def _read_png(path: Path) -> np.ndarray:
+def _labelmap_color(text: str, path: Path, line: int) -> tuple[int, int, int] | None:
+    if not text.strip():
+        return None
+    try:
+        r, g, b = (int(v) for v in text.split(","))
+    except ValueError as exc:
+        raise FormatError(f"colour {text!r} is not r,g,b", path=str(path), item=f"line {line}") from exc
+    return (r, g, b)
+
+
+def _read_png(path: Path, colors: np.ndarray | None = None) -> np.ndarray:
+    """The index map (H, W) uint8 of a palette or grayscale PNG, or of a colour PNG (RGB/RGBA,
+    as CVAT and Datumaro write them) whose colours are looked up in ``colors`` ((256, 3) uint8,
+    row = index; default the VOC colormap). An unknown colour is a :class:`FormatError`."""
     try:
         with PILImage.open(path) as img:
-            if img.mode not in ("P", "L"):
-                raise FormatError(f"expected a palette or grayscale PNG of class indices, got mode {img.mode}", path=str(path))
-            return np.array(img)
+            if img.mode in ("P", "L"):
+                return np.array(img)
+            if img.mode not in ("RGB", "RGBA"):
+                raise FormatError(f"expected a palette, grayscale or RGB PNG of class indices, got mode {img.mode}",
+                                  path=str(path))
+            rgb = np.array(img.convert("RGB"))
     except OSError as exc:
         raise FormatError(f"cannot read PNG: {exc}", path=str(path)) from exc
+    return _colors_to_index(rgb, voc_colormap(256) if colors is None else colors, path)
+
+
+def _colors_to_index(rgb_hw3: np.ndarray, colors: np.ndarray, path: Path) -> np.ndarray:
+    """Map an (H, W, 3) uint8 colour image to indices through ``colors`` (row = index; the
+    first row wins for a colour listed twice)."""
+    codes = (rgb_hw3[..., 0].astype(np.int64) << 16) | (rgb_hw3[..., 1].astype(np.int64) << 8) | rgb_hw3[..., 2]
+    table_codes = (colors[:, 0].astype(np.int64) << 16) | (colors[:, 1].astype(np.int64) << 8) | colors[:, 2]
+    lookup: dict[int, int] = {}
+    for index, code in enumerate(table_codes.tolist()):
+        lookup.setdefault(code, index)
+    unique, inverse = np.unique(codes.reshape(-1), return_inverse=True)
+    indices = np.empty(len(unique), dtype=np.uint8)
+    for k, code in enumerate(unique.tolist()):
+        if code not in lookup:
+            row, col = (int(v) for v in np.argwhere(codes == code)[0])
+            color = ((code >> 16) & 255, (code >> 8) & 255, code & 255)
+            raise FormatError(f"colour {color} at pixel (row {row}, col {col}) is not in the colour table "
+                              f"(VOC colormap or labelmap.txt)", path=str(path))
+        indices[k] = lookup[code]
+    return indices[inverse].reshape(codes.shape)
 
 
 def _int(element: ET.Element | None, tag: str, *, path: str, item: str) -> int:
@@ -284,12 +335,19 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
 
     Each XML ``<object>`` becomes a mask when ``SegmentationObject/<id>.png`` has pixels with
     its (1-based) position, a box otherwise. Images with a ``SegmentationClass`` PNG but no
-    object PNG (semantic data sets, e.g. labelme's) get one mask per class present. Raises
+    object PNG (semantic data sets, e.g. labelme's) get one mask per class present. Colour
+    (RGB) PNGs, as CVAT and Datumaro write them, are read through the VOC colormap (class PNGs:
+    the colours of ``labelmap.txt`` where it gives them). Raises
     :class:`FormatError` naming the file for malformed or hostile XML, a ``filename`` escaping
     the tree, missing images, sizes that disagree with the PNGs."""
     root = _voc_root(Path(source).absolute())
     plan = ImportPlan(source=root)
-    names = class_names(root)
+    table = _class_table(root)
+    names = [name for name, _ in table]
+    class_colors = voc_colormap(256)
+    for index, (_, color) in enumerate(table[:256]):
+        if color is not None:
+            class_colors[index] = color
     stems = sorted({p.stem for p in (root / "Annotations").glob("*.xml")} | {p.stem for p in (root / "SegmentationClass").glob("*.png")})
     if not stems:
         raise FormatError("no Annotations/*.xml or SegmentationClass/*.png found", path=str(root))
@@ -352,7 +410,7 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
                     geometry = rle.encode(pixels)
             planned.annotations.append(PlannedAnnotation(name, geometry, False, attributes, f"{xml_path.name} {item}"))
         if object_map is None and class_png.is_file():
-            class_map = _read_png(class_png)
+            class_map = _read_png(class_png, class_colors)
             if class_map.shape != size_hw:
                 raise FormatError(f"PNG size {class_map.shape} differs from the image size {size_hw} (height, width)", path=str(class_png))
             for value in np.unique(class_map):
@@ -367,6 +425,6 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
         raise FormatError(f"{len(missing)} image file(s) missing in JPEGImages: {', '.join(missing[:5])}{more}", path=str(root))
     order = {n: i for i, n in enumerate(names)}
     used = sorted({a.label for im in plan.images for a in im.annotations}, key=lambda n: (order.get(n, len(order)), n))
-    palette = voc_colormap(256)
-    plan.categories = [PlannedCategory(n, color=hex_color(palette[order[n]]) if n in order and order[n] < 256 else None) for n in used]
+    plan.categories = [PlannedCategory(n, color=hex_color(class_colors[order[n]]) if n in order and order[n] < 256 else None)
+                       for n in used]
     return plan

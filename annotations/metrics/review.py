@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
@@ -99,8 +100,19 @@ def _check_size(image_a: Any, size_b_hw: tuple[int, int], what: str) -> None:
         )
 
 
-def _pair_paths(paths_a: Sequence[str], paths_b: Sequence[str]) -> dict[int, int]:
-    """Index in A -> index in B: same normalized path, else same (unique) file name."""
+def _pair_paths(paths_a: Sequence[str], paths_b: Sequence[str],
+                files_a: Sequence[str] | None = None, files_b: Sequence[str] | None = None) -> dict[int, int]:
+    """Index in A -> index in B: the same file on disk (``files_*``: absolute paths, when both
+    sides have them), else the same normalized path, else the same (unique) file name."""
+    out: dict[int, int] = {}
+    used: set[int] = set()
+    if files_a is not None and files_b is not None:
+        file_b = {os.path.normcase(os.path.normpath(f)): j for j, f in enumerate(files_b)}
+        for i, f in enumerate(files_a):
+            j = file_b.get(os.path.normcase(os.path.normpath(f)))
+            if j is not None and j not in used:
+                out[i] = j
+                used.add(j)
     norm_b = {str(PurePosixPath(p.replace("\\", "/"))): j for j, p in enumerate(paths_b)}
     names_b: dict[str, list[int]] = defaultdict(list)
     for j, p in enumerate(paths_b):
@@ -108,11 +120,11 @@ def _pair_paths(paths_a: Sequence[str], paths_b: Sequence[str]) -> dict[int, int
     names_a: dict[str, int] = defaultdict(int)
     for p in paths_a:
         names_a[PurePosixPath(p.replace("\\", "/")).name] += 1
-    out: dict[int, int] = {}
-    used: set[int] = set()
     for i, p in enumerate(paths_a):
+        if i in out:
+            continue
         key = str(PurePosixPath(p.replace("\\", "/")))
-        if key in norm_b:
+        if key in norm_b and norm_b[key] not in used:
             out[i] = norm_b[key]
             used.add(out[i])
     for i, p in enumerate(paths_a):
@@ -126,6 +138,13 @@ def _pair_paths(paths_a: Sequence[str], paths_b: Sequence[str]) -> dict[int, int
     return out
 
 
+def _image_files(project: Any, images: Sequence[Any]) -> list[str] | None:
+    """The absolute file of each image (None for an object without ``image_path``)."""
+    if not hasattr(project, "image_path"):
+        return None
+    return [os.path.abspath(project.image_path(image)) for image in images]
+
+
 # ---------------------------------------------------------------------------- project vs project
 
 
@@ -137,7 +156,8 @@ def project_vs_project(project_a: Any, project_b: Any, iou_threshold: float = DE
     over the images both projects hold. Image sizes must agree (else :class:`MetricsError`)."""
     images_a = project_a.images()
     images_b = project_b.images()
-    pairs = _pair_paths([i.path for i in images_a], [i.path for i in images_b])
+    pairs = _pair_paths([i.path for i in images_a], [i.path for i in images_b],
+                        _image_files(project_a, images_a), _image_files(project_b, images_b))
     categories = list(project_a.categories())
     by_name = {c.name: c.id for c in categories}
     next_id = max([c.id for c in categories], default=0) + 1

@@ -14,7 +14,9 @@ What COCO loses (import(export(P)) compared with P):
 - polygon holes: a polygon with holes is written as an RLE mask (pixels kept, vertices lost);
 - shapes outside the image are clipped; degenerate polygon parts (< 3 vertices, no area),
   empty masks and empty boxes are left out (listed in the report);
-- annotation ids, z-order values (the back-to-front order is kept), ``source``, authors and
+- annotation ids, z-order values (the back-to-front order is kept: SegStudio's files say so in
+  ``info.segstudio_depth_order``; other COCO files, which have no depth order, are stacked
+  largest shape at the back), ``source``, authors and
   timestamps, links to predictions; image status; category colours; project settings;
 - the file's ``area`` on import (recomputed from the geometry; official crowd RLEs carry an
   ``area`` that disagrees with their pixels, and is not kept).
@@ -110,7 +112,8 @@ def export_coco(
             count = sum(n for _, n, _ in fragments)
             for _, _, skipped in fragments:
                 report.skipped.extend(skipped)
-            info = {"description": f"exported by SegStudio from {project.path.name}", "version": "1.0"}
+            info = {"description": f"exported by SegStudio from {project.path.name}", "version": "1.0",
+                    DEPTH_ORDER_KEY: "file"}
             if not options.copy_images:
                 info["image_root"] = root.as_posix()
             with open(tmp / "annotations" / f"instances_{split}.json", "wb") as handle:
@@ -342,8 +345,23 @@ def read_coco(
                                                    preferred_id=aid if isinstance(aid, int) else None))
         if progress is not None and index % 256 == 0:
             progress(index, len(coco_annotations))
+    info = data.get("info")
+    if not (isinstance(info, dict) and info.get(DEPTH_ORDER_KEY) == "file"):
+        for image in planned.values():
+            image.annotations.sort(key=_depth_key)
     plan.images = list(planned.values())
     return plan
+
+
+# COCO has no depth order. SegStudio's own exports list each image's shapes back to front and say
+# so under this ``info`` key; any other file is stacked largest shape at the back (a stable sort
+# by decreasing area), so a small object inside a large one stays visible in VOC, Cityscapes and
+# panoptic exports instead of being painted over.
+DEPTH_ORDER_KEY = "segstudio_depth_order"
+
+
+def _depth_key(planned: PlannedAnnotation) -> float:
+    return -float(planned.geometry.area)
 
 
 def _candidate_roots(source: Path, data: dict, images_root: "str | os.PathLike[str] | None") -> list[Path]:
