@@ -74,6 +74,6 @@ CANVAS_GESTURES: tuple[tuple[str, str], ...] = (
     ("Press on a polygon edge", "Insert a vertex there (and drag it)"),
     ("Alt+click a vertex; or click it and press Delete", "Delete the vertex"),
     ("Polygon: Enter, double-click or click the first vertex", "Close the polygon"),
-    ("Polygon: Backspace", "Remove the last vertex"),
+    ("Polygon: Backspace or Ctrl+Z", "Remove the last vertex"),
     ("Esc", "Cancel the drawing / clear the selection"),
 )

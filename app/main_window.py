@@ -350,18 +350,26 @@ class MainWindow(QMainWindow):
         known = {c.id for c in self.session.categories}
         top = max((a.z_order for a in self.session.annotations.values()), default=0)
         commands: list[Command] = []
+        outside = unknown_class = 0
         for shape in self.clipboard:
+            if shape.category_id not in known:
+                unknown_class += 1
+                continue
             geometry = editing.fit_to_image(shape.geometry, image.size_hw)
-            if geometry is None or shape.category_id not in known:
+            if geometry is None:
+                outside += 1
                 continue
             commands.append(AddAnnotation(Annotation(0, image.id, shape.category_id, geometry, z_order=top, iscrowd=shape.iscrowd, attributes=shape.attributes)))
+        skipped = ", ".join(
+            text for count, text in ((outside, f"{outside} outside this image"), (unknown_class, f"{unknown_class} of a deleted class")) if count
+        )
         done = self._execute_all(commands, "Paste shapes")
         if done is None:
-            self.show_message("Nothing to paste onto this image")
+            self.show_message("Nothing to paste onto this image" + (f" ({skipped})" if skipped else ""))
             return
         added = [done] if isinstance(done, AddAnnotation) else [c for c in done.commands if isinstance(c, AddAnnotation)]  # type: ignore[attr-defined]
         self.session.set_selection([c.annotation.id for c in added])
-        self.show_message(f"Pasted {len(added)} shape(s)")
+        self.show_message(f"Pasted {len(added)} shape(s)" + (f"; not pasted: {skipped}" if skipped else ""))
 
     def select_all(self) -> None:
         self.session.set_selection([a.id for a in self.session.ordered_annotations() if a.id not in self.session.hidden])
@@ -384,8 +392,20 @@ class MainWindow(QMainWindow):
         if not rows:
             return
         ids = [i.id for i in rows]
-        if image is None or image.id not in ids:
+        if image is None:
             target = rows[0] if step > 0 else rows[-1]
+        elif image.id not in ids:
+            # The current image left the filtered list (e.g. marked done under "Unfinished"):
+            # go on from its place in the project's order.
+            order = {i.id: k for k, i in enumerate(self.session.images)}
+            here = order.get(image.id, -1)
+            after = [r for r in rows if order.get(r.id, -1) > here]
+            before = [r for r in rows if order.get(r.id, -1) < here]
+            candidates = after[:1] if step > 0 else before[-1:]
+            if not candidates:
+                self.show_message("No more images in this direction", 3000)
+                return
+            target = candidates[0]
         else:
             index = ids.index(image.id) + step
             if not 0 <= index < len(rows):
@@ -584,7 +604,10 @@ class MainWindow(QMainWindow):
         if image is not None:
             index = self.session.image_index(image.id) + 1
             parts.append(f"{PurePosixPath(image.path).name} ({index}/{len(self.session.images)})")
-            broken = " · cannot decode the file" if self.binding.failed_image_id == image.id else ""
+            broken = ""
+            if self.binding.failed_image_id == image.id:
+                found = self.project.image_path(image).is_file()
+                broken = " · cannot decode the file" if found else " · file not found (moved?)"
             self.status_image.setText(f"{PurePosixPath(image.path).name} · {image.status.value.replace('_', ' ')}{broken}")
         parts += [Path(self.project.path).name, "SegStudio"]
         self.setWindowTitle(" — ".join(parts))

@@ -217,6 +217,8 @@ class Session(QObject):
         if isinstance(command, SetImageStatus):
             return command.image_id
         if isinstance(command, Batch):
+            if any(isinstance(child, (AddCategory, UpdateCategory, DeleteCategory)) for child in command.commands):
+                return None  # a class-wide edit (merge): its undo stays on the image shown
             for child in command.commands:
                 found_id = self._image_of(child)
                 if found_id is not None:

@@ -252,7 +252,7 @@ class ImagesPanel(QWidget):
         self.next_button.clicked.connect(lambda: window.go_unfinished(+1))
         self.session.imagesChanged.connect(self._on_images_changed)
         self.session.imageChanged.connect(self._select_current)
-        self.session.categoriesChanged.connect(self._fill_class_filter)
+        self.session.categoriesChanged.connect(self._on_categories_changed)
         self.session.annotationsChanged.connect(self._on_annotations_changed)
         self._fill_class_filter()
         self.apply_filters()
@@ -269,6 +269,13 @@ class ImagesPanel(QWidget):
         index = self.class_filter.findData(current)
         self.class_filter.setCurrentIndex(max(0, index))
         self.class_filter.blockSignals(False)
+
+    def _on_categories_changed(self) -> None:
+        """A merge or a deleted class moves shapes on any image: re-read which classes each
+        image has, and re-filter (a filter on a class that is gone shows every image)."""
+        self._categories_by_image = None
+        self._fill_class_filter()
+        self.apply_filters()
 
     def set_status_filter(self, key: str) -> None:
         """Show ``all``, ``unfinished`` or one status value (e.g. ``done``)."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -43,6 +44,37 @@ def format_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+class AttributeTable(QTableWidget):
+    """The attributes table. Keys typed while it has the focus are its own: a digit starts
+    editing the cell instead of switching the class (a window shortcut), and Delete /
+    Backspace ask to remove the current attribute instead of deleting the shape.
+
+    Signal: ``removeRequested()`` (Delete or Backspace outside the cell editor).
+    """
+
+    removeRequested = Signal()
+
+    _OWN_KEYS = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) and self._is_own(event):
+            event.accept()  # the window's shortcut does not fire; keyPressEvent gets the key
+            return True
+        return super().event(event)
+
+    def _is_own(self, event: QKeyEvent) -> bool:
+        if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier):
+            return False
+        return event.key() in self._OWN_KEYS or (bool(event.text()) and event.text().isprintable())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt name
+        if event.key() in self._OWN_KEYS and self.state() != QTableWidget.State.EditingState:
+            self.removeRequested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class PropertiesPanel(QWidget):
     def __init__(self, window: "MainWindow") -> None:
         super().__init__()
@@ -55,7 +87,7 @@ class PropertiesPanel(QWidget):
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.attributes = QTableWidget(0, 2)
+        self.attributes = AttributeTable(0, 2)
         self.attributes.setHorizontalHeaderLabels(["Attribute", "Value"])
         self.attributes.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.attributes.verticalHeader().setVisible(False)
@@ -81,6 +113,7 @@ class PropertiesPanel(QWidget):
         self.attributes.itemChanged.connect(self._on_attribute_edited)
         self.add_attribute_button.clicked.connect(self.add_attribute_row)
         self.remove_attribute_button.clicked.connect(self._remove_attribute_row)
+        self.attributes.removeRequested.connect(self._remove_attribute_row)
         self.session.selectionChanged.connect(self.reload)
         self.session.annotationsChanged.connect(lambda _c: self.reload())
         self.session.categoriesChanged.connect(self.reload)
@@ -98,7 +131,13 @@ class PropertiesPanel(QWidget):
         self.category.clear()
         for category in self.session.categories:
             self.category.addItem(color_icon(category.color), category.name, category.id)
-        self.attributes.setRowCount(0)
+        rows = [(k, format_value(v)) for k, v in selected[0].attributes.items()] if len(selected) == 1 else []
+        if rows != self._table_rows():
+            # Rebuilt only when it differs: an edit committed from the table leaves it (and its
+            # open editor) alone instead of destroying the cell being committed.
+            self.attributes.setRowCount(0)
+            for key, value in rows:
+                self._append_row(key, value)
         if not selected:
             self.title.setText("No shape selected")
             self.info.setText("")
@@ -115,8 +154,6 @@ class PropertiesPanel(QWidget):
                 self.iscrowd.setChecked(first.iscrowd)
             if len(selected) == 1:
                 self.title.setText(f"<b>{first.geometry.kind.value} #{first.id}</b>")
-                for key, value in first.attributes.items():
-                    self._append_row(key, format_value(value))
                 vertices = f" · {first.geometry.vertex_count} vertices" if isinstance(first.geometry, Polygon) else ""
                 holes = " · has holes" if isinstance(first.geometry, Polygon) and first.geometry.has_holes else ""
                 self.info.setText(
@@ -131,6 +168,14 @@ class PropertiesPanel(QWidget):
                 self.add_attribute_button.setEnabled(False)
                 self.remove_attribute_button.setEnabled(False)
         self._loading = False
+
+    def _table_rows(self) -> list[tuple[str, str]]:
+        """(key, value) texts of the table's rows, top to bottom."""
+        out = []
+        for row in range(self.attributes.rowCount()):
+            key_item, value_item = self.attributes.item(row, 0), self.attributes.item(row, 1)
+            out.append((key_item.text() if key_item else "", value_item.text() if value_item else ""))
+        return out
 
     def _append_row(self, key: str, value: str) -> None:
         row = self.attributes.rowCount()

@@ -1,12 +1,12 @@
 """Drawing tools: box (drag), polygon (click vertices or drag freehand; Enter, double-click or
-a click on the first vertex closes; Backspace removes the last vertex; Esc cancels) and hole
+a click on the first vertex closes; Backspace or Ctrl+Z removes the last vertex; Esc cancels) and hole
 (a polygon drawn inside a shape is cut out of it)."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QKeySequence, QPainter, QPainterPath, QPen
 
 from annotations.errors import GeometryError
 from annotations.geometry import Box, Polygon
@@ -98,7 +98,7 @@ class PolygonTool(Tool):
 
     title = "Polygon"
     cursor = Qt.CursorShape.CrossCursor
-    hint = "Click vertices (or drag) · Enter / double-click / click the first vertex closes · Backspace undoes a vertex · Esc cancels"
+    hint = "Click vertices (or drag) · Enter / double-click / click the first vertex closes · Backspace or Ctrl+Z undoes a vertex · Esc cancels"
 
     def __init__(self, *, hole: bool = False) -> None:
         super().__init__()
@@ -164,15 +164,18 @@ class PolygonTool(Tool):
         return True
 
     def claims_key(self, event: QKeyEvent) -> bool:
-        return bool(self.points) and event.key() in (
-            Qt.Key.Key_Backspace, Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Delete
+        # Ctrl+Z while drawing removes the last vertex (labelme habit) instead of dropping the
+        # outline and undoing the previous edit.
+        return bool(self.points) and (
+            event.key() in (Qt.Key.Key_Backspace, Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Delete)
+            or event.matches(QKeySequence.StandardKey.Undo)
         )
 
     def key_press(self, event: QKeyEvent) -> bool:
         if not self.points:
             return False
         key = event.key()
-        if key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
+        if key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete) or event.matches(QKeySequence.StandardKey.Undo):
             self.points.pop()
             self.update_preview()
             return True
