@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import torch
 
 from engine.errors import ModelWeightsError
-from engine.models.registry import BuiltModel, rebuild
+from engine.models.registry import BuiltModel, class_dependent_keys, rebuild
 from engine.models.weights import LoadReport, load_matching
 
 FORMAT = "segstudio-model/1"
@@ -116,6 +116,7 @@ def warm_start(built: BuiltModel, class_ids: Sequence[int], parent_path: Path) -
         source=f"version:{parent_path}",
         source_labels=["__background__", *map(str, saved.class_ids)],
         target_labels=["__background__", *map(str, class_ids)],
+        class_keys=class_dependent_keys(built.spec, built.num_classes),
     )
     return report
 

@@ -18,13 +18,14 @@ BAR_WIDTH = 28
 
 class ProgressBar:
     """``[#######-----]  12/40  30%  message`` redrawn in place on a terminal; on a pipe or a
-    file, one line per 10 % step (and per message change of epoch summaries)."""
+    file, one line per 10 % step and one at the start (``done`` 0) of each new phase."""
 
     def __init__(self, stream: TextIO | None = None, *, label: str = "") -> None:
         self.stream = stream or sys.stderr
         self.label = label
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._last_step = -1
+        self._last_message = ""
         self._last_draw = 0.0
         self._open_line = False
 
@@ -42,10 +43,12 @@ class ProgressBar:
                 self._open_line = True
             return
         step = int(fraction * 10)
-        if force or step != self._last_step:
+        phase_start = done <= 0 and message != self._last_message  # e.g. validating, re-predicting
+        if force or step != self._last_step or phase_start:
             self.stream.write(line + "\n")
             self.stream.flush()
             self._last_step = step
+            self._last_message = message
 
     def note(self, text: str) -> None:
         """A line of its own (ends the bar's line first)."""

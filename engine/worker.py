@@ -188,6 +188,7 @@ class _Worker:
         def progress(done: int, total: int, message: str = "", metrics: dict | None = None) -> None:
             self.emit(Progress(job_id, int(done), int(total), message, dict(metrics or {})))
 
+        failed = False
         try:
             result = run_job(request, progress, lambda: self.is_cancelled(job_id))
         except JobCancelled:
@@ -197,12 +198,16 @@ class _Worker:
                 raise
             error_type, message = describe_failure(exc, kind)
             self.emit(Failed(job_id, error_type, message, traceback.format_exc(), _is_input_error(exc)))
-            _release_gpu_memory()
+            failed = True
         else:
             self.emit(Succeeded(job_id, result))
         finally:
             with self.lock:
                 self.cancelled.discard(job_id)
+        if failed:
+            # Out of the except block: the exception's traceback (the job's frames: model,
+            # optimizer, activations) is gone, so the cache really returns their memory.
+            _release_gpu_memory()
 
 
 def _kind(request: JobRequest) -> str:

@@ -48,11 +48,11 @@ def to_predictions(pred: ImagePrediction, image_id: int, class_ids: Sequence[int
 
 def select_images(project: Project, image_ids: Sequence[int]) -> tuple[list[Image], list[int]]:
     """(images to pre-label, finished image ids skipped). Empty ``image_ids``: every unfinished
-    image."""
+    image. An id named twice counts once (first occurrence)."""
     if not image_ids:
         return [i for i in project.images() if not i.status.is_finished], []
     chosen, skipped = [], []
-    for image_id in image_ids:
+    for image_id in dict.fromkeys(int(i) for i in image_ids):
         try:
             image = project.get_image(int(image_id))
         except NotFoundError as exc:

@@ -2,7 +2,8 @@
 
 ``GRABCUT``: GrabCut alone. ``MODEL``: the project's current promoted mask model (instance or
 semantic) predicts on the prompt's crop; its foreground becomes GrabCut's starting guess, which
-the clicks and the image colours refine. ``AUTO``: MODEL when such a version exists, else GRABCUT.
+the clicks and the image colours refine. ``AUTO``: MODEL when such a version exists and its
+weights load, else GRABCUT.
 """
 
 from __future__ import annotations
@@ -113,7 +114,13 @@ def run_segment(request: Segment, progress: ProgressFn = no_progress,
     prior, roi, method = None, None, SegmentMethod.GRABCUT
     if version is not None:
         device = resolve_device(Device.AUTO)
-        built = load_version(project_path, version, device)
+        try:
+            built = load_version(project_path, version, device)
+        except EngineInputError:  # a missing or unreadable weight file
+            if request.method is SegmentMethod.MODEL:
+                raise
+            version = None  # AUTO: the interactive tool keeps working with GrabCut
+    if version is not None:
         roi = prompt_roi(image.size_hw, request.box_xyxy, positive, margin=MODEL_CONTEXT)
         prior = model_prior(built, rgb, roi, request.box_xyxy, positive, device)
         if prior is not None:

@@ -76,6 +76,12 @@ def _build(architecture: str, names: list[str], class_ids: tuple[int, ...], pare
         return build_model(architecture, names, weights_file=weights_file)
     if parent is not None and parent.weights_path:
         parent_path = checkpoints.resolve(project_path, parent.weights_path)
+        if not parent_path.is_file():
+            raise EngineInputError(
+                f"model version {parent.id} ({parent.architecture}), which training would continue from, has lost "
+                f"its weight file {parent_path}; start from a weight file (--weights FILE) or another version "
+                "(--model VERSION_ID)"
+            )
         saved = checkpoints.read_model(parent_path)
         built = rebuild(architecture, class_labels(names), adapted=saved.adapted)
         built.report = checkpoints.warm_start(built, class_ids, parent_path)

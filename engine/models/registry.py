@@ -23,6 +23,7 @@ from engine.catalog import OutputKind
 from engine.errors import EngineInputError
 from engine.models import weights as W
 from engine.models.adapt import adapt_for_pretrained
+from engine.models.precision import keep_box_math_float32
 
 BACKGROUND = "__background__"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -224,20 +225,23 @@ def build_model(
     spec = get_spec(name)
     labels = class_labels(class_names)
     module = spec.build(len(labels))
+    if spec.output.is_detection:
+        keep_box_math_float32(module)
     if weights_file:
         path = Path(weights_file)
         state = W.read_state_dict(path)
         source_labels = _file_labels(path, spec)
         adapted = _adapt(module, spec)
         report = W.load_matching(module, state, source=f"file:{path}", source_labels=source_labels,
-                                 target_labels=labels)
+                                 target_labels=labels, class_keys=class_dependent_keys(spec, len(labels)))
         return BuiltModel(module, spec, labels, report, adapted)
     if pretrained:
         cached = W.find_cached(spec.weights)
         if cached is not None:
             adapted = _adapt(module, spec)
             report = W.load_matching(module, W.read_state_dict(cached), source=f"torchvision:{cached}",
-                                     source_labels=W.weight_categories(spec.weights or ""), target_labels=labels)
+                                     source_labels=W.weight_categories(spec.weights or ""), target_labels=labels,
+                                     class_keys=class_dependent_keys(spec, len(labels)))
             return BuiltModel(module, spec, labels, report, adapted)
         backbone = W.find_cached(spec.backbone_weights)
         if backbone is not None and spec.backbone_prefixes:
@@ -262,6 +266,16 @@ def expected_source(name: str, *, weights_file: "str | os.PathLike[str] | None" 
         if backbone is not None and spec.backbone_prefixes:
             return f"backbone:{backbone}"
     return "random"
+
+
+def class_dependent_keys(spec: ModelSpec, num_classes: int) -> frozenset[str]:
+    """State-dict keys of ``spec``'s model whose shape depends on the class count (the class
+    heads), found by building it for ``num_classes`` and ``num_classes + 1`` on the meta device
+    (no memory, no weights)."""
+    with torch.device("meta"):
+        small = spec.build(num_classes).state_dict()
+        large = spec.build(num_classes + 1).state_dict()
+    return frozenset(k for k, v in small.items() if k in large and large[k].shape != v.shape)
 
 
 def _adapt(module: nn.Module, spec: ModelSpec) -> bool:
@@ -289,6 +303,8 @@ def rebuild(spec_name: str, class_labels_: Sequence[str], *, adapted: bool) -> B
     """An empty module with the structure of a saved SegStudio model (for loading its weights)."""
     spec = get_spec(spec_name)
     module = spec.build(len(class_labels_))
+    if spec.output.is_detection:
+        keep_box_math_float32(module)
     if adapted:
         _adapt(module, spec)
     return BuiltModel(module, spec, list(class_labels_), W.LoadReport(source="empty"), adapted)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -136,22 +136,32 @@ def load_matching(
     source_labels: Sequence[str] = (),
     target_labels: Sequence[str] = (),
     require_fraction: float = 0.5,
+    class_keys: Collection[str] = (),
 ) -> LoadReport:
     """Copy into ``module`` every tensor of ``state`` whose name and shape fit; remap class rows
     of head tensors when labels are given; leave the rest at init.
+
+    ``class_keys`` names the module's class-dependent tensors (their dim 0 grows with the class
+    count). When the two label lists differ, these are remapped row by row even if their shapes
+    agree (a class deleted and another added, or classes reordered, keeps the count but not the
+    meaning of a row); a tensor of ``class_keys`` that cannot be remapped is left at init.
 
     Raises :class:`ModelWeightsError` when fewer than ``require_fraction`` of the module's
     tensors could be filled (the file belongs to another architecture).
     """
     own = module.state_dict()
     report = LoadReport(source=source)
+    # Without labels on both sides rows cannot be matched: same-shaped heads are copied as they are.
+    same_classes = (not source_labels or not target_labels
+                    or [_norm(v) for v in source_labels] == [_norm(v) for v in target_labels])
     new_state: dict[str, torch.Tensor] = {}
     for key, value in own.items():
         incoming = state.get(key)
         if incoming is None:
             report.replaced.append(key)
             continue
-        if incoming.shape == value.shape:
+        by_class = key in class_keys and not same_classes
+        if incoming.shape == value.shape and not by_class:
             new_state[key] = incoming.to(value.dtype)
             report.loaded.append(key)
             continue

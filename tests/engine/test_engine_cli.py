@@ -49,3 +49,26 @@ def test_bad_input_exits_2_before_any_worker(tmp_path: Path, membrane_project: C
     assert bad_ids.returncode == 2 and "--images" in bad_ids.stderr
     bad_weights = main("train", str(project), "--weights", str(tmp_path / "w.pt"))
     assert bad_weights.returncode == 2 and "--weights" in bad_weights.stderr
+
+
+def test_progress_on_a_pipe_shows_every_phase_start() -> None:
+    """On a pipe (CI logs) the bar prints one line per 10 % step; a new phase that starts at 0
+    (validating the starting point, re-predicting after training) still gets its line, so a
+    long validation is not a silent gap after "started"."""
+    import io
+
+    from engine.console import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream, label="train ")
+    bar.update(0, 1, "started", force=True)
+    bar.update(0, 1, "validating the starting point (random)")
+    for done in range(1, 21):
+        bar.update(done, 20, f"epoch 1/1 loss {1 / done:.3f}")
+    bar.update(0, 3, "re-predicting unfinished images: pre-labeling 3 images")
+    bar.update(1, 3, "re-predicting unfinished images: image 7")
+    lines = stream.getvalue().splitlines()
+    assert any("validating the starting point" in line for line in lines)
+    assert any("re-predicting unfinished images: pre-labeling" in line for line in lines)
+    assert sum("epoch 1/1" in line for line in lines) == 10  # one line per 10 % step, not per update
+    assert all("\r" not in line for line in lines)

@@ -108,3 +108,13 @@ def test_prelabel_without_a_trained_or_pretrained_model_is_refused(blob_project:
     with Project.open(blob_project, readonly=True) as project:
         assert project.counts() == before
     assert not checkpoints.models_dir(blob_project).exists() or not any(checkpoints.models_dir(blob_project).rglob("*.pt"))
+
+
+def test_an_image_named_twice_is_predicted_once(blob_project: Path) -> None:
+    """``--images 3,3`` (or 3 twice in one batch): one set of proposals, not two."""
+    once = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", image_ids=(3,), score_threshold=0.0))
+    twice = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", image_ids=(3, 3), score_threshold=0.0))
+    assert twice.image_ids == (3,)
+    with Project.open(blob_project, readonly=True) as project:
+        proposed = project.predictions(3, state=PredictionState.PROPOSED)
+        assert len(proposed) == twice.prediction_count == once.prediction_count

@@ -103,3 +103,23 @@ def test_segment_refines_the_promoted_models_mask(blob_project: Path) -> None:
     forced = run_segment(Segment(str(blob_project), 4, positive_points=((float(cx), float(cy)),),
                                  method=SegmentMethod.GRABCUT))
     assert forced.method is SegmentMethod.GRABCUT
+
+
+def test_auto_segment_falls_back_to_grabcut_when_the_models_weight_file_is_gone(blob_project: Path) -> None:
+    """A promoted mask model whose weight file was deleted must not take the interactive tool
+    down: AUTO answers with GrabCut; MODEL (asked for explicitly) says which file is missing."""
+    from engine import checkpoints
+
+    with Project.open(blob_project) as project:
+        version = initial_version(project, "unet_tiny")
+        project.update_model_version(replace(version, promoted=True))
+    checkpoints.resolve(blob_project, version.weights_path).unlink()
+    rgb, polygons = blob_image(3)
+    truth = rle.decode(polygon_to_mask(Polygon.from_points(polygons[1]), rgb.shape[:2]))
+    ys, xs = np.nonzero(truth)
+    box = (float(xs.min()) - 2, float(ys.min()) - 2, float(xs.max()) + 3, float(ys.max()) + 3)
+    result = run_segment(Segment(str(blob_project), 3, box_xyxy=box))
+    assert result.method is SegmentMethod.GRABCUT
+    assert iou(rle.decode(rle.from_coco({"size": list(result.size), "counts": result.counts})), truth) > 0.8
+    with pytest.raises(EngineInputError, match="weight file .* is missing"):
+        run_segment(Segment(str(blob_project), 3, box_xyxy=box, method=SegmentMethod.MODEL))

@@ -127,3 +127,17 @@ def test_instance_model_trains_and_validates_with_coco_map(blob_project: Path) -
     with Project.open(blob_project, readonly=True) as project:
         (version,) = project.model_versions()
         assert version.architecture == "maskrcnn_tiny" and version.promoted == result.promoted
+
+
+def test_warm_start_parent_without_its_weight_file_is_a_clear_input_error(blob_project: Path) -> None:
+    from dataclasses import replace
+
+    from engine.versions import initial_version
+
+    with Project.open(blob_project) as project:
+        version = initial_version(project, "unet_tiny")
+        project.update_model_version(replace(version, promoted=True))
+    missing = checkpoints.resolve(blob_project, version.weights_path)
+    missing.unlink()
+    with pytest.raises(EngineInputError, match=rf"model version {version.id} .*{missing.name}.*--weights"):
+        run_train(Train(str(blob_project), epochs=1, iterations_per_epoch=1))

@@ -129,3 +129,31 @@ def test_remap_class_rows_layouts() -> None:
     out = W.remap_class_rows("head.classification_head.cls_logits.weight", src, dst, ["bg", "a", "b"], ["bg", "b"])
     assert torch.equal(out, src[[0, 2, 3, 5]])
     assert W.remap_class_rows("x", src, torch.zeros(5, 2), ["bg", "a", "b"], ["bg", "b"]) is None
+
+
+@pytest.mark.parametrize("new_ids", [(1, 3), (2, 1)], ids=["class-deleted-and-added", "classes-reordered"])
+def test_warm_start_maps_head_rows_by_category_id_when_the_class_count_is_unchanged(
+        tmp_path: Path, new_ids: tuple[int, int]) -> None:
+    """A parent trained on categories (1, 2); the project now has (1, 3) (2 deleted, 3 added)
+    or (2, 1) (reordered): same head shapes, but every row must follow its category id."""
+    from engine import checkpoints
+    from engine.models.registry import class_labels, rebuild
+
+    torch.manual_seed(0)
+    parent = build_model("fasterrcnn_tiny", ["a", "b"], pretrained=False)
+    parent_path = tmp_path / "parent.pt"
+    checkpoints.save_model(parent, (1, 2), parent_path)
+    child = rebuild("fasterrcnn_tiny", class_labels(["x", "y"]), adapted=False)
+    fresh = child.module.roi_heads.box_predictor.cls_score.weight.detach().clone()
+    report = checkpoints.warm_start(child, new_ids, parent_path)
+
+    old = parent.module.roi_heads.box_predictor.cls_score.weight.detach()
+    new = child.module.roi_heads.box_predictor.cls_score.weight.detach()
+    assert "roi_heads.box_predictor.cls_score.weight" in report.remapped
+    assert torch.equal(new[0], old[0])  # background
+    for index, category in enumerate(new_ids, start=1):
+        expected = old[category] if category in (1, 2) else fresh[index]
+        assert torch.equal(new[index], expected), f"class index {index} (category {category})"
+    # Class-independent tensors are copied as they are.
+    assert torch.equal(child.module.state_dict()["rpn.head.cls_logits.weight"],
+                       parent.module.state_dict()["rpn.head.cls_logits.weight"])

@@ -207,3 +207,33 @@ def test_death_noticed_at_submit_is_still_reported(blob_project: Path) -> None:
         assert died.restarted
         end = wait_for(engine, lambda e: isinstance(e, TERMINAL_EVENTS) and e.job_id == job, seen)
         assert isinstance(end, Succeeded), end
+
+
+def test_gpu_memory_is_released_after_the_failed_jobs_tensors_are_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a failure (typically CUDA out of memory) the worker empties torch's CUDA cache so
+    the desktop gets the memory back; that only frees anything once the failed job's frames
+    (model, optimizer, activations, held by the exception's traceback) are gone."""
+    import weakref
+
+    import engine.jobs
+    import engine.worker as worker_module
+
+    class Activations:
+        pass
+
+    refs: list[weakref.ref] = []
+    alive_at_release: list[bool] = []
+
+    def failing_job(request: object, progress: object, is_cancelled: object) -> None:
+        activations = Activations()
+        refs.append(weakref.ref(activations))
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(engine.jobs, "run_job", failing_job)
+    monkeypatch.setattr(worker_module, "_release_gpu_memory", lambda: alive_at_release.append(refs[-1]() is not None))
+    events: list[Event] = []
+    worker = worker_module._Worker(requests=None, events=type("Sink", (), {"put": staticmethod(events.append)})())
+    worker.run_one(Prelabel("nowhere.segproj"))
+
+    assert isinstance(events[-1], Failed) and events[-1].error_type == "OutOfMemoryError"
+    assert alive_at_release == [False]
