@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import uuid
 from collections import OrderedDict
 from pathlib import Path
@@ -24,6 +25,7 @@ from engine.models.registry import BuiltModel, build_model, default_architecture
 
 _CACHE_SIZE = 2
 _cache: "OrderedDict[tuple[str, float, str], BuiltModel]" = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def project_classes(project: Project) -> tuple[tuple[int, ...], list[str]]:
@@ -105,20 +107,24 @@ def load_version(project_path: "str | os.PathLike[str]", version: ModelVersion, 
     if not path.is_file():
         raise EngineInputError(f"model version {version.id}: weight file {path} is missing")
     key = (str(path.resolve()), path.stat().st_mtime, str(device))
-    built = _cache.get(key)
-    if built is not None:
-        _cache.move_to_end(key)
+    # The worker's batch and interactive lanes share the cache: one lock around look-up, load and
+    # eviction (a load under the lock also keeps two lanes from loading one file twice).
+    with _cache_lock:
+        built = _cache.get(key)
+        if built is not None:
+            _cache.move_to_end(key)
+            return built
+        built, _ = checkpoints.load_model(path)
+        built.module.to(device)
+        _cache[key] = built
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
         return built
-    built, _ = checkpoints.load_model(path)
-    built.module.to(device)
-    _cache[key] = built
-    while len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
-    return built
 
 
 def clear_cache() -> None:
     """Forget cached models (frees their memory)."""
-    _cache.clear()
+    with _cache_lock:
+        _cache.clear()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

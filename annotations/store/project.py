@@ -393,13 +393,18 @@ class Project:
         return int(row[0])
 
     def insert_category(self, category: Category, position: int | None = None) -> Category:
-        """Insert (id 0 → next free id) at the end of the display order, or at ``position``
+        """Insert (id 0 → a fresh id, never one a deleted class had) at the end of the display order, or at ``position``
         (later categories move down one; undo of a delete restores the old place). Part of the
         EditTarget protocol; prefer commands."""
         with self._write() as db:
+            # A deleted class's id is never handed out again: model versions map their class
+            # indices to category ids, so a reused id would give an old version's proposals and
+            # warm-start head rows to an unrelated new class.
+            row = db.execute("SELECT value FROM meta WHERE key='last_id:categories'").fetchone()
+            last_id = max(int(row[0]) if row else 0, db.execute("SELECT coalesce(max(id), 0) FROM categories").fetchone()[0])
             if category.id == 0:
-                next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM categories").fetchone()[0]
-                category = replace(category, id=next_id)
+                category = replace(category, id=last_id + 1)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('last_id:categories', ?)", (str(max(last_id, category.id)),))
             if position is None:
                 position = db.execute("SELECT coalesce(max(position), 0) + 1 FROM categories").fetchone()[0]
             else:

@@ -377,3 +377,17 @@ def test_image_category_ids(new_project: Project) -> None:
         Annotation(0, 1, 1, Box(3, 3, 7, 7)), Annotation(0, second.id, 2, Box(0, 0, 1, 1)),
     ])
     assert new_project.image_category_ids() == {1: {1, 2}, second.id: {2}}
+
+
+def test_a_deleted_category_id_is_never_handed_out_again(new_project: Project) -> None:
+    """Model versions map class indices to category ids: reusing a deleted class's id would give
+    an old version's proposals to an unrelated new class."""
+    new_project.execute(DeleteCategory(2))
+    added = new_project.execute(AddCategory(Category(0, "new class"))).category
+    assert added.id == 3
+    new_project.close()
+    reopened = Project.open(new_project.path)
+    assert reopened.execute(AddCategory(Category(0, "another"))).category.id == 4
+    reopened.undo()  # undo/redo of an add keeps its id
+    assert reopened.redo() is not None and reopened.category_by_name("another").id == 4
+    reopened.close()
