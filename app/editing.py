@@ -211,6 +211,18 @@ def subtract(geometry: Geometry, cutter: Polygon, size_hw: tuple[int, int]) -> G
     return from_shapely(result)
 
 
+def covers(cutter: Polygon, geometry: Geometry, size_hw: tuple[int, int]) -> bool:
+    """Whether ``cutter`` covers all of ``geometry`` (subtracting it would leave nothing).
+    Masks are compared pixel by pixel (``size_hw`` = (height, width)); boxes and polygons exactly."""
+    if isinstance(geometry, Mask):
+        return rle.area(rle.difference(geometry, to_mask(cutter, size_hw))) == 0
+    polygon = box_to_polygon(geometry) if isinstance(geometry, Box) else geometry
+    cutter_shape = to_shapely(cutter)
+    if not cutter_shape.is_valid:
+        cutter_shape = shapely.make_valid(cutter_shape)
+    return bool(to_shapely(polygon).difference(cutter_shape).area <= 1e-9)
+
+
 def box_to_polygon(box: Box) -> Polygon:
     """The box as a 4-vertex polygon (clockwise from the top-left corner)."""
     return Polygon.from_points(box_corners(box))

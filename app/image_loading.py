@@ -28,6 +28,9 @@ PILImage.MAX_IMAGE_PIXELS = None  # huge scans are legitimate here; the file is 
 EXIF_ORIENTATION_TAG = 0x0112
 PERCENTILE_LOW, PERCENTILE_HIGH = 0.5, 99.5
 PYRAMID_MIN_SIDE = 512
+SOURCE_KEEP_MAX_BYTES = 128 * 1024 * 1024
+"""A non-8-bit source array is kept next to its display pixels (so the status bar can show the
+file's own values) only up to this size; above it only the stretched display value is known."""
 """The coarsest pyramid level is the first whose longer side is at most this many pixels."""
 
 
@@ -41,6 +44,9 @@ class DisplayImage:
 
     ``pixels`` is (H, W) uint8 (grayscale) or (H, W, 4) uint8 B,G,R,A; ``source_dtype`` the dtype
     and ``source_channels`` the channel count of the file; ``orientation`` the EXIF tag applied.
+    ``source`` is the file's own (H, W[, C]) array, oriented like ``pixels``, kept only when it is
+    not 8-bit and at most :data:`SOURCE_KEEP_MAX_BYTES` (None otherwise); ``source_bgr`` says
+    whether its colour channels are in B, G, R order (OpenCV) or R, G, B (Pillow).
     """
 
     path: Path
@@ -48,6 +54,25 @@ class DisplayImage:
     source_dtype: str
     source_channels: int
     orientation: int = 1
+    source: np.ndarray | None = None
+    source_bgr: bool = True
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the display pixels and the kept source array."""
+        return int(self.pixels.nbytes) + (int(self.source.nbytes) if self.source is not None else 0)
+
+    def value_text(self, row: int, col: int) -> str:
+        """The value at pixel (row, col) as the status bar shows it: the file's own value
+        (``"3021"``, ``"RGB 60000,0,0"``) when known, else the 8-bit display value prefixed
+        with ``"display value"`` for non-8-bit files whose source was too large to keep."""
+        if self.source is not None:
+            return _format_values(self.source[row, col], self.source_bgr)
+        pixel = self.pixels[row, col]
+        text = _format_values(pixel, True)
+        if self.source_dtype in ("uint8", "bool"):
+            return text
+        return f"display value {text}" if self.is_gray else f"display {text}"
 
     @property
     def size_hw(self) -> tuple[int, int]:
@@ -57,6 +82,20 @@ class DisplayImage:
     @property
     def is_gray(self) -> bool:
         return self.pixels.ndim == 2
+
+
+def _format_values(pixel: "np.ndarray | np.generic", bgr: bool) -> str:
+    """``"v"`` for one value (or gray + alpha), ``"RGB r,g,b"`` for colour; ints stay ints,
+    floats get 4 significant digits."""
+    values = np.atleast_1d(np.asarray(pixel))
+
+    def fmt(value: "np.generic") -> str:
+        return f"{float(value):.4g}" if np.issubdtype(values.dtype, np.floating) else str(int(value))
+
+    if values.size <= 2:
+        return fmt(values[0])
+    r, g, b = (values[2], values[1], values[0]) if bgr else (values[0], values[1], values[2])
+    return f"RGB {fmt(r)},{fmt(g)},{fmt(b)}"
 
 
 def exif_orientation(path: Path) -> int:
@@ -170,7 +209,8 @@ def decode_image(path: "str | Path") -> DisplayImage:
     source_dtype = str(array.dtype)
     source_channels = 1 if array.ndim == 2 else int(array.shape[2])
     pixels = _to_display_channels(to_uint8(array), bgr)
-    return DisplayImage(path, pixels, source_dtype, source_channels, orientation)
+    keep = array.dtype != np.uint8 and array.nbytes <= SOURCE_KEEP_MAX_BYTES
+    return DisplayImage(path, pixels, source_dtype, source_channels, orientation, array if keep else None, bgr)
 
 
 PREVIEW_FACTOR = 8

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self._tool_group.setExclusive(True)
         self._current_tool: str | None = None
         self._panels: dict[str, QDockWidget] = {}
+        self._tab_group_of: dict[str, str] = {}  # panel name -> the first panel of its tab group
         self._menus: dict[str, QMenu] = {}
         self.actions_by_key: dict[str, QAction] = {}
         self._category_actions: list[QAction] = []
@@ -157,21 +158,35 @@ class MainWindow(QMainWindow):
         """Reload classes, statuses and shapes after changes made elsewhere (engine worker)."""
         self.session.reload()
 
-    def add_panel(self, name: str, title: str, widget: QWidget) -> QDockWidget:
-        """Add a dock panel on the right, tabbed with the Properties panel; ``name`` is the key
-        for :meth:`show_panel` (and ``main.py --panel NAME``)."""
+    def add_panel(
+        self,
+        name: str,
+        title: str,
+        widget: QWidget,
+        *,
+        area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+        tab_with: str | None = "properties",
+    ) -> QDockWidget:
+        """Add a dock panel; ``name`` is the key for :meth:`show_panel` (and ``main.py --panel
+        NAME``). It goes to ``area``, tabbed with the panel named ``tab_with`` when that panel
+        exists and sits in the same area (tabified once: moving a dock between tab groups
+        leaves a stray tab bar behind in Qt)."""
         if name in self._panels:
             raise ValueError(f"a panel named {name!r} already exists")
         # A scroll area keeps a wide panel from pushing the canvas aside (it scrolls instead).
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # Never sideways: a horizontal bar would also steal height and bring up the vertical one.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(widget)
-        dock = self._make_dock(name, title, scroll, Qt.DockWidgetArea.RightDockWidgetArea)
-        anchor = self._panels.get("properties")
+        anchor = self._panels.get(tab_with) if tab_with else None  # before this dock is registered
+        if anchor is not None and self.dockWidgetArea(anchor) != area:
+            anchor = None
+        dock = self._make_dock(name, title, scroll, area, tab_onto=anchor)
         if anchor is not None:
-            self.tabifyDockWidget(anchor, dock)
             anchor.raise_()
+            self._tab_group_of[name] = self._tab_group_of.get(tab_with, tab_with)
         self._view_menu_panels.addAction(dock.toggleViewAction())
         return dock
 
@@ -179,6 +194,11 @@ class MainWindow(QMainWindow):
         """Show and raise panel ``name``; KeyError for an unknown name."""
         if name not in self._panels:
             raise KeyError(f"unknown panel {name!r}; known panels: {', '.join(sorted(self._panels))}")
+        # A tab group is shown whole: with some of its docks hidden Qt keeps a stale tab bar.
+        group = self._tab_group_of.get(name, name)
+        for member, member_dock in self._panels.items():
+            if self._tab_group_of.get(member, member) == group and member_dock.isHidden():
+                member_dock.show()
         dock = self._panels[name]
         dock.show()
         dock.raise_()
@@ -532,12 +552,18 @@ class MainWindow(QMainWindow):
         self.binding.imageFailed.connect(lambda _id, _msg: self._update_title())
         self.canvas.cursorMoved.connect(self._on_cursor)
 
-    def _make_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _make_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea, *,
+                   tab_onto: QDockWidget | None = None) -> QDockWidget:
+        """A dock in ``area``, or straight onto ``tab_onto``'s tab group (never split into the
+        area first: that would reshuffle the column's sizes)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{name}")
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(area, dock)
+        if tab_onto is not None:
+            self.tabifyDockWidget(tab_onto, dock)
+        else:
+            self.addDockWidget(area, dock)
         self._panels[name] = dock
         return dock
 
@@ -559,13 +585,16 @@ class MainWindow(QMainWindow):
         """Side panels narrow, the canvas gets the room."""
         panels = self._panels
         self.resizeDocks([panels["images"], panels["labels"]], [270, 340], Qt.Orientation.Horizontal)
-        self.resizeDocks([panels["labels"], panels["annotations"], panels["properties"]], [200, 280, 320], Qt.Orientation.Vertical)
+        self.resizeDocks([panels["labels"], panels["annotations"], panels["properties"]], [180, 320, 300], Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt name
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
             self._arrange_docks()
+            # Once more after the first layout pass: tab groups made before the window was shown
+            # are only then real layout items that resizeDocks accepts.
+            QTimer.singleShot(0, self._arrange_docks)
 
     def _register_builtin_tools(self) -> None:
         tools: dict[str, Tool] = {
@@ -641,8 +670,7 @@ class MainWindow(QMainWindow):
         value = ""
         display = self.binding.display
         if display is not None and row < display.pixels.shape[0] and col < display.pixels.shape[1]:
-            pixel = display.pixels[row, col]
-            value = f" · {int(pixel)}" if display.is_gray else f" · RGB {int(pixel[2])},{int(pixel[1])},{int(pixel[0])}"
+            value = f" · {display.value_text(row, col)}"
         self.status_cursor.setText(f"x {col}, y {row}{value}")
 
     def _on_brush_spin(self, value: int) -> None:

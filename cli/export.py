@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         workers=max(1, args.workers),
     )
     with Project.open(args.project, readonly=True) as project:
+        if args.only_done and not any(im.status.is_finished for im in project.images()):
+            raise UsageError("no finished images to export; mark images done or drop --only-done")
         try:
             report = export_project(project, args.format_name, args.out, options, **format_options)
         finally:

@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--images", type=Path, default=None, help="COCO: the folder file_name is relative to (default: searched)")
     parser.add_argument("--add-labels", action="store_true", help="add labels the project does not have (default: only into a project without categories)")
     parser.add_argument("--allow-missing-images", action="store_true", help="record images whose file is absent (sizes must be in the annotations)")
+    parser.add_argument("--allow-duplicates", action="store_true", help="store shapes an image already has (same class and geometry); by default importing the same source twice is refused")
     parser.set_defaults(func=run)
 
 
@@ -33,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.source}: no such file or folder")
     if args.images is not None and args.format_name != "coco":
         raise UsageError("--images is only for --format coco")
-    options = ImportOptions(add_labels=True if args.add_labels else None, allow_missing_images=args.allow_missing_images)
+    options = ImportOptions(
+        add_labels=True if args.add_labels else None,
+        allow_missing_images=args.allow_missing_images,
+        allow_duplicates=args.allow_duplicates,
+    )
     format_options = {"images_root": args.images} if args.images is not None else {}
     created = not args.project.exists()
     project = Project.create(args.project) if created else Project.open(args.project)

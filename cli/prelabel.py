@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from annotations.store import Project
 from cli.errors import UsageError
@@ -61,8 +62,22 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     else:
         result = run_with_progress(request, label="prelabel ")
-    print(f"pre-labeled {len(result.image_ids)} images with model version {result.model_version_id}: "
-          f"{result.prediction_count} predictions in {result.seconds:.1f} s")
-    if result.skipped_image_ids:
-        print(f"skipped finished images: {', '.join(map(str, result.skipped_image_ids))}")
+    for line in summary_lines(result):
+        print(line)
     return 0
+
+
+def summary_lines(result: Any) -> list[str]:
+    """What ``prelabel`` prints for a PrelabelResult: the totals, the finished images skipped,
+    and one line per image that failed (``failed_images``: (image id, reason) pairs, when the
+    engine reports them)."""
+    lines = [f"pre-labeled {len(result.image_ids)} images with model version {result.model_version_id}: "
+             f"{result.prediction_count} predictions in {result.seconds:.1f} s"]
+    skipped = getattr(result, "skipped_image_ids", ())
+    if skipped:
+        lines.append(f"skipped finished images: {', '.join(map(str, skipped))}")
+    failed = tuple(getattr(result, "failed_images", ()) or ())
+    if failed:
+        lines.append(f"{len(failed)} image(s) failed (left without predictions):")
+        lines += [f"  image {image_id}: {reason}" for image_id, reason in failed]
+    return lines

@@ -1,8 +1,8 @@
 """Reading project images as RGB arrays, and turning them into tensors.
 
 Images are read upright (EXIF orientation applied), as the GUI shows them and as ``main.py new``
-records their (height, width), so shapes and pixels line up; gray and 16-bit images become
-8-bit RGB.
+records their (height, width), so shapes and pixels line up; gray, 16-bit and float images
+become 8-bit RGB exactly as the GUI displays them.
 """
 
 from __future__ import annotations
@@ -14,29 +14,38 @@ import numpy as np
 import torch
 
 from engine.errors import EngineInputError
+from engine.intensity import display_rgb
 
-_FLAGS = cv2.IMREAD_COLOR  # applies the EXIF orientation
+_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH  # applies the EXIF orientation, keeps 16-bit/float
 
 
 def read_rgb(path: Path, *, size_hw: tuple[int, int] | None = None, image_id: int | None = None) -> np.ndarray:
-    """The image at ``path`` as a (height, width, 3) uint8 RGB array.
+    """The image at ``path`` as a (height, width, 3) uint8 RGB array, as the GUI displays it.
 
-    ``size_hw`` (height, width), when given, must match the file (the store's record).
-    Raises :class:`EngineInputError` naming the file and the image id.
+    8-bit files are read as they are; 16-bit (12-bit data included) and float files are
+    stretched between robust percentiles exactly like the GUI (:mod:`engine.intensity`), so the
+    model sees what the annotator saw. ``size_hw`` (height, width), when given, must match the
+    file (the store's record). Raises :class:`EngineInputError` naming the file and the image id.
     """
     label = f"image {image_id} ({path})" if image_id is not None else str(path)
     if not path.is_file():
         raise EngineInputError(f"{label}: file not found")
-    data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile + imdecode: non-ASCII paths work
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile + imdecode: non-ASCII paths work
+    except OSError as exc:
+        raise EngineInputError(f"{label}: cannot read the file ({exc.strerror or exc})") from exc
     bgr = cv2.imdecode(data, _FLAGS) if data.size else None
-    if bgr is None:
+    if bgr is None and data.size:  # e.g. a float gray TIFF, which OpenCV will not widen to colour
+        bgr = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+    if bgr is None or bgr.size == 0:
         raise EngineInputError(f"{label}: not a readable image")
-    if size_hw is not None and bgr.shape[:2] != tuple(size_hw):
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.dtype == np.uint8 and bgr.ndim == 3 else display_rgb(bgr)
+    if size_hw is not None and rgb.shape[:2] != tuple(size_hw):
         raise EngineInputError(
-            f"{label}: file is {bgr.shape[1]}x{bgr.shape[0]} (width x height) but the project records "
+            f"{label}: file is {rgb.shape[1]}x{rgb.shape[0]} (width x height) but the project records "
             f"{size_hw[1]}x{size_hw[0]}"
         )
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return rgb
 
 
 def to_tensor(rgb_hwc: np.ndarray) -> torch.Tensor:

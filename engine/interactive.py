@@ -1,7 +1,11 @@
 """Interactive segmentation: a box and/or positive/negative clicks -> one binary mask.
 
 GrabCut (OpenCV) runs on a downscaled crop around the prompt (long side ``max_side`` pixels), so
-a multi-megapixel image answers at interactive latency. Clicks become hard seeds
+a multi-megapixel image answers at interactive latency. A clicks-only prompt starts from the
+region around the click on its side of Otsu's threshold, in a window scaled to the image (not
+half the image: a click on a tiny nucleus must not leak over its neighbours), and a larger
+window is tried for objects the first one cuts. The answer is never empty: when GrabCut keeps
+nothing (a box inside a uniform object) a threshold region, or the whole box, is returned. Clicks become hard seeds
 (positive: ``GC_FGD``, negative: ``GC_BGD``); a box makes everything outside it background. An
 optional prior (a trained model's foreground probability over the crop) replaces the uniform
 "probably foreground inside the box" start, so GrabCut refines the model's mask.
@@ -67,10 +71,20 @@ def check_prompt(size_hw: tuple[int, int], box_xyxy: Sequence[float] | None, pos
             raise EngineInputError(f"segment point ({x}, {y}) lies outside the {width}x{height} image")
 
 
+POINT_WINDOW_FRACTION = 0.12
+"""A points-only prompt first looks at a square of this share of the image's short side ..."""
+POINT_WINDOW_MIN = 48
+"""... but at least this many pixels, and at least 2.5 times the spread of the clicks."""
+POINT_WINDOW_GROWTH = 4.0
+POINT_WINDOW_MAX_FRACTION = 0.5
+"""The window then grows by POINT_WINDOW_GROWTH, up to this share of the short side."""
+
+
 def prompt_roi(size_hw: tuple[int, int], box_xyxy: Sequence[float] | None, positive: Sequence[Point],
-               *, margin: float = 0.15, max_side: int = 256) -> Roi:
+               *, margin: float = 0.15, max_side: int = 256, point_fraction: float = POINT_WINDOW_FRACTION) -> Roi:
     """The crop GrabCut works on: the box (and positive points) grown by ``margin`` of its size,
-    or a square around the positive points; scaled so its long side is at most ``max_side``."""
+    or a square around the positive points of ``point_fraction`` of the image's short side (at
+    least :data:`POINT_WINDOW_MIN` pixels); scaled so its long side is at most ``max_side``."""
     height, width = size_hw
     xs = [p[0] for p in positive]
     ys = [p[1] for p in positive]
@@ -82,7 +96,8 @@ def prompt_roi(size_hw: tuple[int, int], box_xyxy: Sequence[float] | None, posit
         x1, x2, y1, y2 = min(xs) - grow, max(xs) + grow, min(ys) - grow, max(ys) + grow
     else:
         cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-        side = max(2.5 * max(max(xs) - min(xs), max(ys) - min(ys)), 0.45 * min(height, width), 96)
+        side = max(2.5 * max(max(xs) - min(xs), max(ys) - min(ys)), point_fraction * min(height, width),
+                   POINT_WINDOW_MIN)
         x1, x2, y1, y2 = cx - side / 2, cx + side / 2, cy - side / 2, cy + side / 2
     ix1, iy1 = max(int(np.floor(x1)), 0), max(int(np.floor(y1)), 0)
     ix2, iy2 = min(int(np.ceil(x2)), width), min(int(np.ceil(y2)), height)
@@ -102,14 +117,100 @@ def grabcut_mask(
     max_side: int = 256,
     iterations: int = 4,
 ) -> np.ndarray:
-    """The object the prompt points at, as a (H, W) bool mask of the image.
+    """The object the prompt points at, as a (H, W) bool mask of the image (never empty).
 
     ``prior``: optional foreground probability (float in [0, 1]) over ``roi`` (crop pixels,
-    shape ``roi.size_hw``); give the ``roi`` it was computed on.
+    shape ``roi.size_hw``); give the ``roi`` it was computed on. A points-only prompt without a
+    ``roi`` starts in a window scaled to the image around the clicks, doubled while the object
+    touches the window's edge. A box bounds the answer: pixel (row i, col j) covers
+    [j, j+1) x [i, i+1), so a box [x1, x2) x [y1, y2) holds columns floor(x1) .. ceil(x2)-1.
     """
     size_hw = (int(rgb.shape[0]), int(rgb.shape[1]))
     check_prompt(size_hw, box_xyxy, positive, negative)
-    roi = roi or prompt_roi(size_hw, box_xyxy, positive, max_side=max_side)
+    if roi is not None or box_xyxy is not None:
+        roi = roi or prompt_roi(size_hw, box_xyxy, positive, max_side=max_side)
+        small = _segment_roi(rgb, roi, box_xyxy, positive, negative, prior, iterations)
+    else:
+        roi, small = _points_only(rgb, size_hw, positive, negative, max_side, iterations)
+    if roi.scale < 1:
+        crop_mask = cv2.resize(small.astype(np.float32), (roi.x2 - roi.x1, roi.y2 - roi.y1),
+                               interpolation=cv2.INTER_LINEAR) >= 0.5
+    else:
+        crop_mask = small
+    full = np.zeros(size_hw, bool)
+    full[roi.y1 : roi.y2, roi.x1 : roi.x2] = crop_mask
+    if box_xyxy is not None:
+        c1, r1, c2, r2 = box_cells(size_hw, box_xyxy)
+        bounded = np.zeros(size_hw, bool)
+        bounded[r1:r2, c1:c2] = full[r1:r2, c1:c2]
+        full = bounded if bounded.any() else full
+    if not full.any():  # e.g. a tiny box whose only answer vanished when scaled back up
+        if box_xyxy is not None:
+            c1, r1, c2, r2 = box_cells(size_hw, box_xyxy)
+            full[r1:r2, c1:c2] = True
+        for x, y in positive:
+            full[min(int(y), size_hw[0] - 1), min(int(x), size_hw[1] - 1)] = True
+    return full
+
+
+def _points_only(rgb: np.ndarray, size_hw: tuple[int, int], positive: Sequence[Point], negative: Sequence[Point],
+                 max_side: int, iterations: int) -> tuple[Roi, np.ndarray]:
+    """Clicks only: GrabCut in a window of :data:`POINT_WINDOW_FRACTION` of the short side, then
+    (the object may be bigger than it) one :data:`POINT_WINDOW_GROWTH` times larger (up to
+    :data:`POINT_WINDOW_MAX_FRACTION`); the answer is the largest that stays clear of its
+    window's inner edges (an object cut by a window touches its edge), else the one from the
+    largest window. Returns (window, working-resolution mask)."""
+    fraction, tried = POINT_WINDOW_FRACTION, []
+    while True:
+        roi = prompt_roi(size_hw, None, positive, max_side=max_side, point_fraction=fraction)
+        small = _segment_roi(rgb, roi, None, positive, negative, None, iterations)
+        touches = _touches_inner_edge(small, roi, size_hw)
+        tried.append((roi, small, touches))
+        if roi.size_hw == size_hw or fraction >= POINT_WINDOW_MAX_FRACTION:
+            break
+        fraction = min(POINT_WINDOW_GROWTH * fraction, POINT_WINDOW_MAX_FRACTION)
+    clear = [(roi, small) for roi, small, touches in tried if not touches]
+    if not clear:
+        return tried[-1][0], tried[-1][1]
+    return max(clear, key=lambda item: float(item[1].sum()) / item[0].scale ** 2)
+
+
+def box_cells(size_hw: tuple[int, int], box_xyxy: Sequence[float]) -> tuple[int, int, int, int]:
+    """The pixels a continuous box covers, clipped to the image: (col1, row1, col2, row2) with
+    col2/row2 exclusive, i.e. columns floor(x1) .. ceil(x2)-1 (at least one)."""
+    height, width = size_hw
+    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
+    c1 = min(max(int(np.floor(x1)), 0), width - 1)
+    r1 = min(max(int(np.floor(y1)), 0), height - 1)
+    c2 = max(min(int(np.ceil(x2)), width), c1 + 1)
+    r2 = max(min(int(np.ceil(y2)), height), r1 + 1)
+    return c1, r1, c2, r2
+
+
+def _work_box(roi: Roi, box_xyxy: Sequence[float]) -> tuple[int, int, int, int]:
+    """The working pixels (col1, row1, col2, row2; *2 exclusive) a box covers, at least one."""
+    h, w = roi.work_hw
+    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
+    c1 = int(np.clip(np.floor((x1 - roi.x1) * roi.scale), 0, w - 1))
+    r1 = int(np.clip(np.floor((y1 - roi.y1) * roi.scale), 0, h - 1))
+    c2 = int(np.clip(np.ceil((x2 - roi.x1) * roi.scale), c1 + 1, w))
+    r2 = int(np.clip(np.ceil((y2 - roi.y1) * roi.scale), r1 + 1, h))
+    return c1, r1, c2, r2
+
+
+def _touches_inner_edge(small: np.ndarray, roi: Roi, size_hw: tuple[int, int]) -> bool:
+    """Whether the (working-resolution) mask reaches a side of the window that is not the image's."""
+    height, width = size_hw
+    return bool(
+        (roi.y1 > 0 and small[0].any()) or (roi.y2 < height and small[-1].any())
+        or (roi.x1 > 0 and small[:, 0].any()) or (roi.x2 < width and small[:, -1].any())
+    )
+
+
+def _segment_roi(rgb: np.ndarray, roi: Roi, box_xyxy: Sequence[float] | None, positive: Sequence[Point],
+                 negative: Sequence[Point], prior: np.ndarray | None, iterations: int) -> np.ndarray:
+    """GrabCut on ``roi`` at working resolution -> (h, w) bool mask (``roi.work_hw``), never
+    empty when a box or a positive click is given (see :func:`_fallback`)."""
     h, w = roi.work_hw
     crop = rgb[roi.y1 : roi.y2, roi.x1 : roi.x2]
     work = np.ascontiguousarray(cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA) if roi.scale < 1 else crop)
@@ -117,14 +218,18 @@ def grabcut_mask(
     labels = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
     inside = np.zeros((h, w), bool)
     if box_xyxy is not None:
-        c1, r1 = roi.to_work(float(box_xyxy[0]), float(box_xyxy[1]))
-        c2, r2 = roi.to_work(float(box_xyxy[2]), float(box_xyxy[3]))
+        c1, r1, c2, r2 = _work_box(roi, box_xyxy)
         labels[:] = cv2.GC_BGD
-        inside[r1 : r2 + 1, c1 : c2 + 1] = True
+        inside[r1:r2, c1:c2] = True
     else:
-        radius = max(3, int(0.1 * max(h, w)))
-        for x, y in positive:
-            cv2.circle(inside.view(np.uint8), roi.to_work(x, y), radius, 1, -1)
+        seeds = [roi.to_work(x, y) for x, y in positive]
+        grown = _threshold_component(work, seeds) if prior is None else None
+        if grown is not None:
+            inside = grown
+        else:
+            radius = max(3, int(0.08 * max(h, w)))
+            for seed in seeds:
+                cv2.circle(inside.view(np.uint8), seed, radius, 1, -1)
     if prior is not None:
         small_prior = cv2.resize(prior.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
         region = inside if box_xyxy is not None else np.ones((h, w), bool)
@@ -140,6 +245,7 @@ def grabcut_mask(
     start = labels.copy()
     fg_like = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
     if fg_like.any() and (~fg_like).any():
+        cv2.setRNGSeed(0)  # GrabCut's k-means start: the same prompt always gives the same mask
         try:
             cv2.grabCut(work, labels, None, np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64),
                         iterations, cv2.GC_INIT_WITH_MASK)
@@ -147,14 +253,55 @@ def grabcut_mask(
             labels = start  # degenerate colour models: keep the initial guess
     small = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
     small = _clean(small, [roi.to_work(x, y) for x, y in positive])
-    if roi.scale < 1:
-        crop_mask = cv2.resize(small.astype(np.float32), (roi.x2 - roi.x1, roi.y2 - roi.y1),
-                               interpolation=cv2.INTER_LINEAR) >= 0.5
-    else:
-        crop_mask = small
-    full = np.zeros(size_hw, bool)
-    full[roi.y1 : roi.y2, roi.x1 : roi.x2] = crop_mask
-    return full
+    if box_xyxy is None and prior is None and small.sum() <= 1.5 * (start == cv2.GC_FGD).sum() and inside.any():
+        small = small | (inside & (start != cv2.GC_BGD))  # GrabCut kept only the click seeds
+    elif not small.any() and inside.any():
+        small = _fallback(work, inside, start != cv2.GC_BGD if box_xyxy is None else inside & (start != cv2.GC_BGD))
+    return small
+
+
+def _threshold_component(work: np.ndarray, seeds: Sequence[tuple[int, int]],
+                         max_fraction: float = 0.6) -> np.ndarray | None:
+    """The connected region around the clicks on their side of Otsu's gray threshold over the
+    window: GrabCut's starting guess for a points-only prompt (and its answer when GrabCut keeps
+    nothing but the seeds). None when it is not a plausible object (over ``max_fraction`` of
+    the window, or the clicks fall on both sides). ``seeds``: working (col, row); (h, w) bool."""
+    if not seeds:
+        return None
+    gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY) if work.ndim == 3 else work
+    gray = cv2.GaussianBlur(gray, (3, 3), 0)
+    _, high = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    sides = {int(high[row, col]) for col, row in seeds}
+    if len(sides) != 1:
+        return None
+    side = (high == sides.pop()).astype(np.uint8)
+    _, labels = cv2.connectedComponents(side, connectivity=4)
+    keep = {int(labels[row, col]) for col, row in seeds} - {0}
+    component = np.isin(labels, list(keep))
+    if not component.any() or component.mean() > max_fraction:
+        return None
+    return component
+
+
+def _fallback(work: np.ndarray, inside: np.ndarray, allowed: np.ndarray, min_contrast: float = 24.0) -> np.ndarray:
+    """The best non-empty answer when GrabCut gives nothing (it does when the box lies inside a
+    uniform object: the colours in and around the box are the same). Otsu's threshold on the
+    gray levels inside the prompt region: when the two sides differ by at least ``min_contrast``
+    gray levels, the side less like the surroundings (the largest piece of it); else (uniform)
+    the whole region. ``allowed`` excludes negative clicks. Returns a (h, w) bool mask."""
+    region = inside & allowed if (inside & allowed).any() else inside
+    gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY) if work.ndim == 3 else work
+    values = gray[region].reshape(-1, 1).astype(np.uint8)
+    if values.size >= 4:
+        threshold, _ = cv2.threshold(values, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+        high = region & (gray > threshold)
+        low = region & ~high
+        if high.any() and low.any() and gray[high].mean() - gray[low].mean() >= min_contrast:
+            surround = ~inside
+            reference = float(gray[surround].mean()) if surround.any() else float(gray[region].mean())
+            side = high if abs(gray[high].mean() - reference) >= abs(gray[low].mean() - reference) else low
+            return _clean(side, [])
+    return region
 
 
 def _clean(mask: np.ndarray, seeds: Sequence[tuple[int, int]], keep_fraction: float = 0.05) -> np.ndarray:

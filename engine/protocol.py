@@ -116,11 +116,15 @@ def job_kind(request: Any) -> str:
 # ---------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class PrelabelResult:
+    """``image_ids``: the images predicted (their proposals stored); ``failed_images``: images
+    whose file was missing or unreadable, skipped (the run goes on without them)."""
+
     model_version_id: int
     image_ids: tuple[int, ...]
     prediction_count: int
     seconds: float
     skipped_image_ids: tuple[int, ...] = ()  # finished images named in the request: untouched
+    failed_images: tuple[tuple[int, str], ...] = ()  # (image id, reason): missing/unreadable, untouched
 
 
 @dataclass(frozen=True)

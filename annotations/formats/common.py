@@ -66,11 +66,14 @@ class ImportOptions:
     ``add_labels``: ``None`` adds unknown labels only when the project has no categories yet (a
     project with a label set refuses unknown labels, which are usually typos); ``True`` always
     adds them; ``False`` never does. ``allow_missing_images`` records images whose file is absent
-    (the size must then be in the annotation file).
+    (the size must then be in the annotation file). ``allow_duplicates`` stores shapes that an
+    image of the project already has (same class and geometry); by default such an import is
+    refused, since it is almost always the same source imported twice.
     """
 
     add_labels: bool | None = None
     allow_missing_images: bool = False
+    allow_duplicates: bool = False
     progress: Progress | None = None
 
 
@@ -96,11 +99,18 @@ class ImportReport:
 
 
 # ---------------------------------------------------------------------------------- selection
+NO_FINISHED_IMAGES = "no finished images to export; mark images done or export every image"
+
 def select_images(project: Project, options: ExportOptions) -> list[Image]:
-    """The images to export, ordered by id (only finished ones with ``only_done``)."""
+    """The images to export, ordered by id (only finished ones with ``only_done``).
+
+    Raises :class:`FormatError` when ``only_done`` leaves no image (an empty data set is never
+    what was meant), before anything is written."""
     images = project.images()
     if options.only_done:
         images = [im for im in images if im.status.is_finished]
+        if not images:
+            raise FormatError(NO_FINISHED_IMAGES, path=str(project.path))
     return images
 
 

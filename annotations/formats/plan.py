@@ -20,6 +20,14 @@ from annotations.store import Project
 from annotations.formats.common import ImportOptions, ImportReport, new_label_color
 
 
+class DuplicateImportError(FormatError):
+    """The import would store shapes an image already has; ``duplicates`` counts them."""
+
+    def __init__(self, message: str, *, duplicates: int, path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.duplicates = duplicates
+
+
 @dataclass(frozen=True)
 class PlannedCategory:
     """A category as the source describes it; ``preferred_id`` is used when it is free."""
@@ -123,6 +131,8 @@ def _commit(project: Project, plan: ImportPlan, options: ImportOptions) -> Impor
     ids = {name: c.id for name, c in existing.items()} | {c.name: c.id for c in new_categories}
 
     known_images = {im.path: im for im in project.images()}
+    if not options.allow_duplicates:
+        _refuse_duplicates(project, plan, known_images, ids)
     with project.transaction():
         if new_categories:
             project.add_categories(new_categories)
@@ -180,6 +190,39 @@ def _commit(project: Project, plan: ImportPlan, options: ImportOptions) -> Impor
             project.add_annotations(annotations)
         report.annotations = len(annotations)
     return report
+
+
+def _refuse_duplicates(project: Project, plan: ImportPlan, known_images: dict[str, Image], ids: dict[str, int]) -> None:
+    """Raise :class:`FormatError` when planned shapes are already stored on their image (same
+    category and identical geometry): the source was most likely imported before. Names the
+    first source file with duplicates and counts them all."""
+    stored: dict[int, set[tuple[int, Geometry]]] = {}
+    duplicates = 0
+    first_file = ""
+    first_image = ""
+    for planned in plan.images:
+        if not planned.annotations:
+            continue
+        old = known_images.get(_relative(project, planned.file))
+        if old is None:
+            continue
+        if old.id not in stored:
+            stored[old.id] = {(a.category_id, a.geometry) for a in project.annotations(old.id)}
+        keys = stored[old.id]
+        if not keys:
+            continue
+        found = sum(1 for a in planned.annotations if (ids[a.label], a.geometry) in keys)
+        if found and not first_file:
+            first_file, first_image = planned.source or str(plan.source), old.path
+        duplicates += found
+    if duplicates:
+        total = sum(len(im.annotations) for im in plan.images)
+        raise DuplicateImportError(
+            f"{duplicates} of {total} shape(s) are already in the project with the same class and geometry "
+            f"(first on image {first_image}): this source looks imported already; nothing was stored "
+            f"(pass --allow-duplicates to import them again)",
+            duplicates=duplicates, path=first_file,
+        )
 
 
 def assign_ids(wanted: list[int | None], taken: set[int]) -> list[int]:

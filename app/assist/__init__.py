@@ -51,41 +51,27 @@ class AssistFeatures:
 BOTTOM_PANEL_HEIGHT = 330
 
 
-def _arrange_bottom(window: Any, docks: list[Any]) -> None:
-    """Put the wide panels (training, review, jobs) under the canvas, tabbed, closed until asked
-    for (``show_panel`` or the Model menu): they need width, not the narrow side column."""
+def _add_panel(window: Any, name: str, widget: Any, *, bottom: bool = False, tab_with: str | None = None) -> Any:
+    """``window.add_panel`` placing the dock where it belongs from the start: the wide panels
+    (training, review, jobs) under the canvas, the pre-labels beside the Shapes list."""
     from PySide6.QtCore import Qt
 
-    add = getattr(window, "addDockWidget", None)
-    if not callable(add) or not docks:
+    area = Qt.DockWidgetArea.BottomDockWidgetArea if bottom else Qt.DockWidgetArea.RightDockWidgetArea
+    return window.add_panel(name, PANEL_TITLES[name], widget, area=area, tab_with=tab_with)
+
+
+def _arrange_bottom(window: Any, docks: list[Any]) -> None:
+    """Size the panels under the canvas and close them until asked for (``show_panel`` or the
+    Model menu): they need width, not the narrow side column."""
+    from PySide6.QtCore import Qt
+
+    if not callable(getattr(window, "resizeDocks", None)) or not docks:
         return
-    try:
-        for dock in docks:
-            add(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        for dock in docks[1:]:
-            window.tabifyDockWidget(docks[0], dock)
-        docks[0].raise_()
-        window.resizeDocks(docks, [BOTTOM_PANEL_HEIGHT] * len(docks), Qt.Orientation.Vertical)
-        for dock in docks:
-            dock.hide()
-    except Exception:  # a window without dock areas keeps the panels where add_panel put them
-        log.exception("could not move the assist panels under the canvas")
-
-
-def _tab_with(window: Any, anchor_name: str, dock: Any) -> None:
-    """Tab ``dock`` with the window's dock called ``anchor_name`` (the Shapes list: proposals
-    and shapes are looked at together), keeping the anchor in front."""
-    from PySide6.QtWidgets import QDockWidget
-
-    find = getattr(window, "findChild", None)
-    anchor = find(QDockWidget, anchor_name) if callable(find) else None
-    if anchor is None:
-        return
-    try:
-        window.tabifyDockWidget(anchor, dock)
-        anchor.raise_()
-    except Exception:
-        log.exception("could not tab the pre-labels panel with %s", anchor_name)
+    docks[0].raise_()
+    # One tab group: resizing its front dock sizes the group (the others are not layout items).
+    window.resizeDocks(docks[:1], [BOTTOM_PANEL_HEIGHT], Qt.Orientation.Vertical)
+    for dock in docks:
+        dock.hide()
 
 
 def prepare_panel(window: Any, name: str, wait: bool = False) -> None:
@@ -128,12 +114,10 @@ def install(window: Any, client_factory: Callable[[], Any] | None = None) -> Ass
     training_panel = TrainingPanel(context)
     review_panel = ReviewPanel(context)
 
-    docks = {}
-    for name, widget in (("predictions", predictions_panel), ("jobs", jobs_panel),
-                         ("training", training_panel), ("review", review_panel)):
-        docks[name] = window.add_panel(name, PANEL_TITLES[name], widget)
+    docks = {"predictions": _add_panel(window, "predictions", predictions_panel, tab_with="annotations")}
+    for name, widget in (("training", training_panel), ("review", review_panel), ("jobs", jobs_panel)):
+        docks[name] = _add_panel(window, name, widget, bottom=True, tab_with="training")
     _arrange_bottom(window, [docks["training"], docks["review"], docks["jobs"]])
-    _tab_with(window, "dock_annotations", docks["predictions"])
 
     def reveal_jobs(job_id: str) -> None:
         """A pre-label or training job starts while the bottom panels are closed: show Jobs."""

@@ -151,6 +151,9 @@ class CanvasBinding(QObject):
         self._loaded_id = None
         self.failed_image_id = image.id
         self.canvas.set_pyramid(None)
+        path = self.session.project.image_path(image)
+        reason = "cannot decode" if path.is_file() else "file not found"
+        self.canvas.image_layer.set_placeholder(f"{reason}: {Path(image.path).name}")
         self.session.message.emit(f"Cannot show image: {message}")
         self.imageFailed.emit(image.id, message)
 
@@ -192,10 +195,10 @@ class CanvasBinding(QObject):
         with self._cache_lock:
             self._cache[key] = (display, pyramid)
             self._cache.move_to_end(key)
-            total = sum(d.pixels.nbytes * 4 // 3 for d, _p in self._cache.values())
+            total = sum(d.nbytes + d.pixels.nbytes // 3 for d, _p in self._cache.values())
             while total > CACHE_MAX_BYTES and len(self._cache) > 1:
                 _key, (old, _pyr) = self._cache.popitem(last=False)
-                total -= old.pixels.nbytes * 4 // 3
+                total -= old.nbytes + old.pixels.nbytes // 3
 
     def wait_until_loaded(self, timeout_s: float = 60.0) -> bool:
         """Process events until the current image's pixels are shown (screenshots, tests)."""

@@ -220,18 +220,34 @@ def import_with_progress(window: "MainWindow", choice: ImportChoice) -> Any:
     ImportReport, or None when cancelled or refused."""
     formats = _formats_module()
     assert formats is not None
-    dialog, progress = _progress_dialog(window, "Importing")
-    options = formats.ImportOptions(add_labels=choice.add_labels, progress=progress)
-    try:
-        report = formats.import_into(window.project, choice.format_name, choice.source, options)
-    except CancelledByUser:
-        window.show_message("Import cancelled: nothing was stored")
-        return None
-    except (AnnotationsError, OSError) as exc:
-        QMessageBox.warning(window, "Import failed", str(exc))
-        return None
-    finally:
-        dialog.close()
+    allow_duplicates = False
+    while True:
+        dialog, progress = _progress_dialog(window, "Importing")
+        options = formats.ImportOptions(add_labels=choice.add_labels, progress=progress, allow_duplicates=allow_duplicates)
+        try:
+            report = formats.import_into(window.project, choice.format_name, choice.source, options)
+            break
+        except CancelledByUser:
+            window.show_message("Import cancelled: nothing was stored")
+            return None
+        except (AnnotationsError, OSError) as exc:
+            duplicates = int(getattr(exc, "duplicates", 0) or 0)
+            if duplicates and not allow_duplicates:
+                dialog.close()
+                answer = QMessageBox.question(
+                    window, "Import again?",
+                    f"{exc}\n\nImport these {duplicates} shape(s) a second time anyway?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+                )
+                if answer == QMessageBox.StandardButton.Yes:
+                    allow_duplicates = True
+                    continue
+                window.show_message("Import refused: the shapes are already in the project; nothing was stored")
+                return None
+            QMessageBox.warning(window, "Import failed", str(exc))
+            return None
+        finally:
+            dialog.close()
     window.refresh()
     if window.current_image() is None and window.session.images:
         window.open_image(window.session.images[0].id)

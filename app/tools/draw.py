@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QKeySequence, QPainter, QPainterPath, QPen
 
 from annotations.errors import GeometryError
-from annotations.geometry import Box, Polygon
+from annotations.geometry import Box, Polygon, to_box
 from annotations.model import UpdateAnnotation
 from app import editing, style
 from app.canvas.qt_numpy import qpolygonf
@@ -18,6 +18,7 @@ from app.tools.base import Tool, ToolEvent
 CLOSE_DISTANCE_PX = 8.0
 FREEHAND_SPACING_PX = 5.0
 MIN_BOX_SCREEN_PX = 3.0
+WHOLE_SHAPE_COVERED = "the hole covers the whole shape; nothing would be left"
 
 
 def _pen(color: QColor, width: float = 1.5, dash: bool = False) -> QPen:
@@ -224,16 +225,35 @@ class PolygonTool(Tool):
             shape = self.window.canvas.shape_layer.shape_at(float(points[0][0]), float(points[0][1]))
             target = shape.annotation_id if shape is not None and shape.annotation_id not in session.hidden else None
         if target is None:
-            self.window.show_message("Hole not cut: draw it inside a shape (select the shape first)")
+            if self._covered_shapes(hole, image.size_hw):
+                self.window.show_message(f"Hole not cut: {WHOLE_SHAPE_COVERED}")
+            else:
+                self.window.show_message("Hole not cut: draw it inside a shape (select the shape first)")
             return
         annotation = session.annotations[target]
         try:
             geometry = editing.subtract(annotation.geometry, hole, image.size_hw)
         except GeometryError as exc:
-            self.window.show_message(f"Hole not cut: {exc}")
+            covered = editing.covers(hole, annotation.geometry, image.size_hw)
+            self.window.show_message(f"Hole not cut: {WHOLE_SHAPE_COVERED if covered else exc}")
             return
         self.window.execute(UpdateAnnotation(target, {"geometry": geometry}, "Cut hole"))
         session.set_selection((target,))
+
+    def _covered_shapes(self, hole: Polygon, size_hw: tuple[int, int]) -> list[int]:
+        """Ids of the visible shapes that ``hole`` covers entirely (bounding boxes first)."""
+        assert self.window is not None
+        session = self.window.session
+        bounds = to_box(hole)
+        found = []
+        for annotation in session.annotations.values():
+            if annotation.id in session.hidden:
+                continue
+            box = to_box(annotation.geometry)
+            inside = box.x1 >= bounds.x1 and box.y1 >= bounds.y1 and box.x2 <= bounds.x2 and box.y2 <= bounds.y2
+            if inside and editing.covers(hole, annotation.geometry, size_hw):
+                found.append(annotation.id)
+        return found
 
     def paint(self, painter: QPainter, pixel_size: float) -> None:
         if not self.points or self.window is None:

@@ -4,7 +4,9 @@ Per batch: read images (the next batch is decoded in a background thread while t
 predict, convert (instance masks -> RLE, semantic output -> one mask per present class), then in
 one transaction per batch supersede the images' older proposed predictions, add the new ones and
 move ``new`` images to ``prelabeled``. Finished images are never touched, even when they are
-finished while the job runs.
+finished while the job runs. An image whose file is missing or unreadable is skipped and
+reported in :attr:`PrelabelResult.failed_images` (the run goes on); the job fails only when no
+image at all can be read.
 """
 
 from __future__ import annotations
@@ -97,22 +99,40 @@ def run_prelabel(request: Prelabel, progress: ProgressFn = no_progress,
         progress(0, total, f"pre-labeling {total} images with {version.architecture} (version {version.id})")
         batches = [images[i : i + request.batch_size] for i in range(0, total, request.batch_size)]
         done, count = 0, 0
+        predicted: list[int] = []
+        failed: list[tuple[int, str]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prelabel-read") as pool:
-            def read(batch: Sequence[Image]) -> list[np.ndarray]:
-                return [read_rgb(project.image_path(i), size_hw=i.size_hw, image_id=i.id) for i in batch]
-
-            upcoming: Future | None = pool.submit(read, batches[0]) if batches else None
+            upcoming: Future | None = pool.submit(read_batch, project, batches[0]) if batches else None
             for index, batch in enumerate(batches):
                 check_cancelled(is_cancelled)
-                pixels = upcoming.result()  # type: ignore[union-attr]
-                upcoming = pool.submit(read, batches[index + 1]) if index + 1 < len(batches) else None
-                outputs = predict(built, pixels, device, score_threshold=request.score_threshold)
-                rows = [
-                    (image, to_predictions(out, image.id, version.classes, version.id, built.spec.output, known))
-                    for image, out in zip(batch, outputs)
-                ]
-                count += store_batch(project, rows)
+                read = upcoming.result()  # type: ignore[union-attr]
+                upcoming = pool.submit(read_batch, project, batches[index + 1]) if index + 1 < len(batches) else None
+                readable = [(image, pixels) for image, pixels in zip(batch, read) if not isinstance(pixels, str)]
+                failed += [(image.id, reason) for image, reason in zip(batch, read) if isinstance(reason, str)]
+                if readable:
+                    outputs = predict(built, [p for _, p in readable], device, score_threshold=request.score_threshold)
+                    rows = [
+                        (image, to_predictions(out, image.id, version.classes, version.id, built.spec.output, known))
+                        for (image, _), out in zip(readable, outputs)
+                    ]
+                    count += store_batch(project, rows)
+                    predicted += [image.id for image, _ in readable]
                 done += len(batch)
                 progress(done, total, f"image {batch[-1].id}")
-    return PrelabelResult(version.id, tuple(i.id for i in images), count, time.perf_counter() - started,
-                          tuple(skipped))
+    if images and not predicted:
+        raise EngineInputError(f"no image could be read ({len(failed)} failed): "
+                               + "; ".join(reason for _, reason in failed[:5]))
+    return PrelabelResult(version.id, tuple(predicted), count, time.perf_counter() - started,
+                          tuple(skipped), tuple(failed))
+
+
+def read_batch(project: Project, batch: Sequence[Image]) -> list["np.ndarray | str"]:
+    """Per image of ``batch``: its (H, W, 3) uint8 RGB pixels, or the reason (a message naming
+    the image id and file) it cannot be read: missing, undecodable, or not the recorded size."""
+    out: list[np.ndarray | str] = []
+    for image in batch:
+        try:
+            out.append(read_rgb(project.image_path(image), size_hw=image.size_hw, image_id=image.id))
+        except EngineInputError as exc:
+            out.append(str(exc))
+    return out

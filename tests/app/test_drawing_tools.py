@@ -202,3 +202,24 @@ def test_double_click_closes_a_polygon_and_escape_cancels(qtbot, window) -> None
     qtbot.mouseDClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, 170, 160))
     assert len(window.session.annotations) == count + 1
     assert newest(window).geometry.area == pytest.approx(40 * 40 / 2, rel=0.05)
+
+
+@pytest.mark.parametrize("selected", [False, True])
+def test_a_hole_covering_the_whole_shape_says_so(qtbot, window, selected: bool) -> None:  # noqa: ANN001
+    box = next(a for a in window.session.annotations.values() if isinstance(a.geometry, Box))  # (12, 150, 70, 200)
+    before = snapshot(window.project, window.current_image().id)
+    if selected:
+        window.session.set_selection((box.id,))
+    key(qtbot, window, "h")
+    for x, y in [(6, 146), (76, 146), (76, 206), (6, 206)]:  # around the box, touching nothing else
+        click(qtbot, window, x, y)
+    key(qtbot, window, Qt.Key.Key_Return)
+    message = window.statusBar().currentMessage()
+    assert message == "Hole not cut: the hole covers the whole shape; nothing would be left"
+    assert snapshot(window.project, window.current_image().id) == before
+    # A hole over empty background still asks for a shape.
+    window.session.set_selection(())
+    for x, y in [(150, 120), (190, 120), (190, 140), (150, 140)]:
+        click(qtbot, window, x, y)
+    key(qtbot, window, Qt.Key.Key_Return)
+    assert "draw it inside a shape" in window.statusBar().currentMessage()

@@ -86,3 +86,28 @@ def test_dialog_choices(qtbot, tmp_path: Path) -> None:
     choice = dialog.choice()
     assert choice.format_name == formats[0] and choice.target == tmp_path / "out"
     assert choice.val_fraction == pytest.approx(0.2) and choice.only_done
+
+
+def test_importing_the_same_source_again_asks_first(qtbot, window, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    _need("import", "labelme")
+    from PySide6.QtWidgets import QMessageBox
+    from PIL import Image as PILImage
+    import numpy as np
+
+    source = tmp_path / "lm"
+    source.mkdir()
+    PILImage.fromarray(np.zeros((20, 30, 3), np.uint8)).save(source / "a.png")
+    doc = {"imagePath": "a.png", "imageData": None, "imageHeight": 20, "imageWidth": 30,
+           "shapes": [{"label": "nucleus", "points": [[1, 1], [10, 1], [10, 8]], "shape_type": "polygon"}]}
+    (source / "a.json").write_text(json.dumps(doc))
+    choice = ImportChoice("labelme", source, None)
+    assert io_dialogs.import_with_progress(window, choice) is not None
+    count = window.project.counts()["annotations"]
+    questions: list[str] = []
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(io_dialogs.QMessageBox, "question", lambda parent, title, text, *a: (questions.append(text), answers.pop(0))[1])
+    assert io_dialogs.import_with_progress(window, choice) is None  # answered No
+    assert "a.json" in questions[0] and "1 of 1 shape(s) are already in the project" in questions[0]
+    assert window.project.counts()["annotations"] == count
+    assert io_dialogs.import_with_progress(window, choice) is not None  # answered Yes
+    assert window.project.counts()["annotations"] == count + 1

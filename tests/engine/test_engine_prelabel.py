@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from annotations.geometry import Box, Mask, rle
-from annotations.model import ImageStatus, Prediction, PredictionState
+from annotations.model import Image, ImageStatus, Prediction, PredictionState
 from annotations.store import Project
 from engine import checkpoints
 from engine.errors import EngineInputError, JobCancelled
@@ -89,7 +89,7 @@ def test_bad_prelabel_requests(blob_project: Path, tmp_path: Path) -> None:
         run_prelabel(Prelabel(str(blob_project), model="42"))
     (tmp_path / "blob3.png").unlink()
     with pytest.raises(EngineInputError, match=r"image 3 .*blob3\.png.*not found"):
-        run_prelabel(Prelabel(str(blob_project), model="unet_tiny"))
+        run_prelabel(Prelabel(str(blob_project), model="unet_tiny", image_ids=(3,)))  # every image fails
     with pytest.raises(JobCancelled):
         run_prelabel(Prelabel(str(blob_project), model="unet_tiny", image_ids=(4,)), is_cancelled=lambda: True)
 
@@ -118,3 +118,25 @@ def test_an_image_named_twice_is_predicted_once(blob_project: Path) -> None:
     with Project.open(blob_project, readonly=True) as project:
         proposed = project.predictions(3, state=PredictionState.PROPOSED)
         assert len(proposed) == twice.prediction_count == once.prediction_count
+
+
+def test_a_missing_or_unreadable_image_is_skipped_and_reported(blob_project: Path, tmp_path: Path) -> None:
+    """One bad file does not abort the run: the other images (in later batches too) are
+    predicted and stored, the bad ones are reported with the reason and left untouched."""
+    with Project.open(blob_project) as project:
+        project.put_image_status(4, ImageStatus.NEW)
+        project.add_images([Image(5, "blob5.png", 128, 96, ImageStatus.NEW)])
+    (tmp_path / "blob5.png").write_bytes((tmp_path / "blob4.png").read_bytes())
+    (tmp_path / "blob3.png").unlink()  # missing
+    (tmp_path / "blob4.png").write_bytes(b"not an image")  # unreadable
+    result = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", score_threshold=0.0, batch_size=1))
+    assert result.image_ids == (5,)
+    assert [image_id for image_id, _ in result.failed_images] == [3, 4]
+    reasons = dict(result.failed_images)
+    assert "blob3.png" in reasons[3] and "not found" in reasons[3]
+    assert "blob4.png" in reasons[4] and "not a readable image" in reasons[4]
+    with Project.open(blob_project, readonly=True) as project:
+        assert result.prediction_count > 0
+        assert {p.image_id for p in project.predictions()} == {5}
+        assert project.get_image(5).status is ImageStatus.PRELABELED
+        assert project.get_image(3).status is ImageStatus.NEW and project.get_image(4).status is ImageStatus.NEW

@@ -91,3 +91,27 @@ def test_main_py_subprocess_exit_codes(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert "broken.json: malformed JSON at line 1, column 13" in result.stderr
+
+
+def test_only_done_without_finished_images_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from annotations.errors import FormatError
+    from annotations.formats import EXPORTERS, ExportOptions, export_project
+    from annotations.model import ImageStatus
+
+    build_project(tmp_path, n_images=2, statuses=[ImageStatus.NEW, ImageStatus.IN_PROGRESS]).close()
+    project = tmp_path / "project" / "p.segproj"
+    out = tmp_path / "out"
+    assert main.main(["export", str(project), "--format", "coco", str(out), "--only-done"]) == 2
+    err = capsys.readouterr().err
+    assert "no finished images to export; mark images done or drop --only-done" in err
+    assert not out.exists()
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    assert main.main(["export", str(project), "--format", "yolo", str(out), "--only-done", "--overwrite"]) == 2
+    assert folder_state(out) == {"keep.txt": b"old"}
+    with Project.open(project, readonly=True) as opened:  # the library refuses too (GUI export)
+        for name in EXPORTERS:
+            with pytest.raises(FormatError, match="no finished images to export"):
+                export_project(opened, name, tmp_path / f"lib-{name}", ExportOptions(only_done=True))
+            assert not (tmp_path / f"lib-{name}").exists()
+    assert main.main(["export", str(project), "--format", "coco", str(tmp_path / "all")]) == 0  # without the flag: all

@@ -338,7 +338,13 @@ def test_unknown_labels_are_refused_when_the_project_has_a_label_set(tmp_path: P
 def test_reimport_onto_existing_images_reuses_them(project: Project, tmp_path: Path) -> None:
     export_coco(project, tmp_path / "ref", ExportOptions())
     before = len(project.annotations())
-    report = import_coco(project, tmp_path / "ref" / "annotations" / "instances_train.json")
+    stored = snapshot(project)
+    source = tmp_path / "ref" / "annotations" / "instances_train.json"
+    # The shapes are already there: refused by default, naming the file and the count.
+    with pytest.raises(FormatError, match=r"instances_train\.json: \d+ of \d+ shape\(s\) are already in the project.*--allow-duplicates"):
+        import_coco(project, source)
+    assert snapshot(project) == stored
+    report = import_coco(project, source, ImportOptions(allow_duplicates=True))
     assert report.images_reused == 4 and report.images_added == 0
     assert len(project.annotations()) == 2 * before
 

@@ -106,11 +106,13 @@ def make_fake_window(project: Any):
         def refresh(self) -> None:
             self.refreshes += 1
 
-        def add_panel(self, name: str, title: str, widget: Any) -> QDockWidget:
+        def add_panel(self, name: str, title: str, widget: Any, *,
+                      area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+                      tab_with: str | None = "properties") -> QDockWidget:
             dock = QDockWidget(title, self)
             dock.setObjectName(f"panel-{name}")
             dock.setWidget(widget)
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.addDockWidget(area, dock)
             self.panels[name] = dock
             return dock
 

@@ -132,3 +132,32 @@ def test_prelabel_buttons_submit_jobs(qtbot, setup) -> None:
     assert isinstance(one, Prelabel) and one.image_ids == (1,) and one.project_path == str(project.path)
     assert every.image_ids == ()  # every unfinished image
     assert one.score_threshold <= layer.threshold
+
+
+def test_a_re_prelabel_replaces_the_shown_proposals(qtbot, setup) -> None:
+    """The engine supersedes an image's proposals and stores new ones; the bridge's Succeeded
+    event (PrelabelResult) is the only refresh, and the layer shows just the new proposals."""
+    from engine.protocol import PrelabelResult, Started, Succeeded
+
+    project, window, layer, panel, client, preds = setup
+    bridge = layer.context.bridge
+    assert {p.id for p in layer.predictions} == {preds[0].id, preds[1].id, preds[2].id}
+    job_id = bridge.submit(Prelabel(str(project.path), image_ids=(1,)), "Pre-label image 1")
+    qtbot.waitUntil(lambda: len(client.submitted) == 1, timeout=3000)
+    version = project.add_model_version(ModelVersion(0, "unet", (1, 2), parent_id=preds[0].model_version_id))
+    # What the engine's worker does (another process): supersede, then store the new proposals.
+    assert project.supersede_predictions([1]) == 4
+    fresh = project.add_predictions([
+        Prediction(0, 1, 2, Box(60, 40, 95, 75), 0.90, version.id),
+        Prediction(0, 1, 1, Box(5, 5, 25, 25), 0.60, version.id),
+    ])
+    assert {p.id for p in layer.predictions} == {preds[0].id, preds[1].id, preds[2].id}  # not refreshed yet
+    client.emit(Started(job_id, "prelabel"), Succeeded(job_id, PrelabelResult(version.id, (1,), 2, 0.1)))
+    bridge.process_events_now()
+    assert [p.id for p in layer.predictions] == [fresh[0].id, fresh[1].id]  # best score first
+    assert set(layer.items) == {fresh[0].id, fresh[1].id}
+    assert all(item.scene() is window.canvas.scene() for item in layer.items.values())
+    assert {p.model_version_id for p in layer.predictions} == {version.id}
+    assert panel.list.count() == 2 and f"v{version.id}" in panel.list.item(0).text()
+    old_states = {p.id: p.state for p in project.predictions(1) if p.id in {q.id for q in preds}}
+    assert set(old_states.values()) == {PredictionState.SUPERSEDED}
