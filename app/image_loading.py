@@ -23,10 +23,10 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from annotations.errors import AnnotationsError
+from annotations.intensity import stretch_to_uint8
 
 PILImage.MAX_IMAGE_PIXELS = None  # huge scans are legitimate here; the file is the user's own
 EXIF_ORIENTATION_TAG = 0x0112
-PERCENTILE_LOW, PERCENTILE_HIGH = 0.5, 99.5
 PYRAMID_MIN_SIDE = 512
 SOURCE_KEEP_MAX_BYTES = 128 * 1024 * 1024
 """A non-8-bit source array is kept next to its display pixels (so the status bar can show the
@@ -128,31 +128,9 @@ def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
-    """Map any numeric (H, W[, C]) array to uint8 for display.
-
-    uint8 is returned unchanged; other integer and float types are stretched linearly between
-    the 0.5th and 99.5th percentiles (computed on a subsample, all channels together) so dim
-    16-bit microscopy and 12-bit sensor data are visible; NaNs become 0.
-    """
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.bool_:
-        return array.astype(np.uint8) * 255
-    step = max(1, int(math.sqrt(array.shape[0] * array.shape[1] / 250_000)))
-    sample = array[::step, ::step].astype(np.float64)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return np.zeros(array.shape, np.uint8)
-    low, high = np.percentile(sample, [PERCENTILE_LOW, PERCENTILE_HIGH])
-    if high <= low:
-        low, high = float(sample.min()), float(sample.max())
-    if high <= low:
-        high = low + 1.0
-    if array.dtype == np.uint16:  # a lookup table is ~10x faster than float arithmetic
-        lut = np.clip((np.arange(65536, dtype=np.float64) - low) * (255.0 / (high - low)), 0, 255)
-        return lut.astype(np.uint8)[array]
-    scaled = (np.nan_to_num(array.astype(np.float32), nan=low) - np.float32(low)) * np.float32(255.0 / (high - low))
-    return np.clip(scaled, 0, 255).astype(np.uint8)
+    """Map any numeric (H, W[, C]) array to uint8 for display (the percentile stretch shared with
+    the engine: :func:`annotations.intensity.stretch_to_uint8`)."""
+    return stretch_to_uint8(array)
 
 
 def _to_display_channels(array: np.ndarray, bgr: bool) -> np.ndarray:

@@ -1,50 +1,18 @@
-"""High-bit-depth pixels -> 8 bits, exactly as the GUI displays them.
+"""Decoded images -> (H, W, 3) uint8 RGB, exactly as the GUI displays them.
 
-The annotator draws on the GUI's display conversion (``app/image_loading.py``: a linear stretch
-between the 0.5th and 99.5th percentiles, computed on a subsample of all channels together), so
-the model must see the same 8-bit pixels: a plain ``// 256`` would turn 12-bit microscopy
-(values 0..4095) nearly black. The engine may not import ``app``, so the conversion lives here
-too; ``tests/engine/test_engine_images.py`` checks both give identical pixels (gray, colour
-and float files; alpha is the one difference, see :func:`display_rgb`).
+The annotator draws on the GUI's display conversion, so the model must see the same 8-bit
+pixels; both use :func:`annotations.intensity.stretch_to_uint8` (a percentile stretch: a plain
+``// 256`` would turn 12-bit microscopy nearly black). This module adds the channel handling of
+the engine's OpenCV decode; ``tests/engine/test_engine_images.py`` checks the engine and the GUI
+give identical pixels (gray, colour and float files; alpha is the one difference, see
+:func:`display_rgb`).
 """
 
 from __future__ import annotations
 
-import math
 import numpy as np
 
-PERCENTILE_LOW, PERCENTILE_HIGH = 0.5, 99.5
-SAMPLE_PIXELS = 250_000
-"""The percentiles are computed on a regular subsample of about this many pixels."""
-
-
-def stretch_to_uint8(array: np.ndarray) -> np.ndarray:
-    """Map any numeric (H, W[, C]) array to uint8 of the same shape.
-
-    uint8 is returned unchanged, bool becomes 0/255; other integer and float types are stretched
-    linearly between the 0.5th and 99.5th percentiles (all channels together; the min and max
-    when those coincide) and clipped; NaNs become 0.
-    """
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.bool_:
-        return array.astype(np.uint8) * 255
-    step = max(1, int(math.sqrt(array.shape[0] * array.shape[1] / SAMPLE_PIXELS)))
-    sample = array[::step, ::step].astype(np.float64)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return np.zeros(array.shape, np.uint8)
-    low, high = np.percentile(sample, [PERCENTILE_LOW, PERCENTILE_HIGH])
-    if high <= low:
-        low, high = float(sample.min()), float(sample.max())
-    if high <= low:
-        high = low + 1.0
-    if array.dtype == np.uint16:  # a lookup table is ~10x faster than float arithmetic
-        lut = np.clip((np.arange(65536, dtype=np.float64) - low) * (255.0 / (high - low)), 0, 255)
-        return lut.astype(np.uint8)[array]
-    scaled = (np.nan_to_num(array.astype(np.float32), nan=low) - np.float32(low)) * np.float32(255.0 / (high - low))
-    return np.clip(scaled, 0, 255).astype(np.uint8)
-
+from annotations.intensity import stretch_to_uint8
 
 def display_rgb(decoded: np.ndarray) -> np.ndarray:
     """A decoded OpenCV array, upright, any depth: (H, W) gray or (H, W, C) B,G,R[,A] ->
