@@ -38,17 +38,13 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
 
 
 def _bad_input_types() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean bad input (exit 2): each package's input-error root. All three
+    modules are torch- and Qt-free, so importing them costs nothing."""
     from annotations.errors import AnnotationsError
     from cli.errors import UsageError
+    from engine.errors import EngineInputError
 
-    types: list[type[BaseException]] = [AnnotationsError, UsageError]
-    try:
-        from engine.errors import EngineInputError  # type: ignore[attr-defined]
-
-        types.append(EngineInputError)
-    except ImportError:
-        pass
-    return tuple(types)
+    return (AnnotationsError, UsageError, EngineInputError)
 
 
 def main(argv: list[str] | None = None) -> int:
