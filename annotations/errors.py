@@ -23,6 +23,11 @@ class CorruptProjectError(StoreError):
     """The project file is not a readable SegStudio project."""
 
 
+class StoreFaultError(StoreError):
+    """The project file could not be written because of its surroundings (disk full, read-only
+    file or folder, its ``-wal`` file deleted while open); the edit was not applied."""
+
+
 class NotFoundError(StoreError):
     """An id (image, annotation, category, prediction, model version) does not exist."""
 
@@ -35,6 +40,14 @@ class FormatError(AnnotationsError):
         super().__init__(f"{where}: {message}" if where else message)
         self.path = path
         self.item = item
+
+
+class ImageFileError(FormatError):
+    """An image file cannot be read or decoded; the message names the file."""
+
+
+class ImageTooLargeError(ImageFileError):
+    """An image has more pixels than the configured budget (``SEGSTUDIO_MAX_PIXELS``)."""
 
 
 class MetricsError(AnnotationsError):

@@ -40,6 +40,8 @@ def stretch_to_uint8(array: np.ndarray) -> np.ndarray:
         high = low + 1.0
     if array.dtype == np.uint16:  # a lookup table is ~10x faster than float arithmetic
         lut = np.clip((np.arange(65536, dtype=np.float64) - low) * (255.0 / (high - low)), 0, 255)
-        return lut.astype(np.uint8)[array]
+        stretched: np.ndarray = lut.astype(np.uint8)[array]
+        return stretched
     scaled = (np.nan_to_num(array.astype(np.float32), nan=low) - np.float32(low)) * np.float32(255.0 / (high - low))
-    return np.clip(scaled, 0, 255).astype(np.uint8)
+    clipped: np.ndarray = np.clip(scaled, 0, 255).astype(np.uint8)
+    return clipped

@@ -53,7 +53,7 @@ def load_preset(name: str) -> list[Category]:
     return load_label_file(LABELS_DIR / f"{key}.json")
 
 
-def load_labels(spec: "str | os.PathLike[str]") -> list[Category]:
+def load_labels(spec: str | os.PathLike[str]) -> list[Category]:
     """A preset name (``voc``/``coco``/``cityscapes``) or the path of a label file."""
     if isinstance(spec, str) and spec.strip().lower() in PRESETS:
         return load_preset(spec)
@@ -65,7 +65,7 @@ def load_labels(spec: "str | os.PathLike[str]") -> list[Category]:
     return load_label_file(path)
 
 
-def load_label_file(path: "str | os.PathLike[str]") -> list[Category]:
+def load_label_file(path: str | os.PathLike[str]) -> list[Category]:
     """Read a label file: JSON (list of category objects, or ``{"categories": [...]}``) or text
     (one class name per line; blank lines, ``#`` comments and labelme's ``__ignore__`` /
     ``_background_`` lines are skipped).
@@ -145,9 +145,11 @@ def _parse_json(text: str, path: Path) -> list[Category]:
         where = f"category #{index + 1}" + (f" (line {line_of[index]})" if index < len(line_of) else "")
         category = _category_from_item(item, path, where)
         if category.id in ids:
-            raise FormatError(f"id {category.id} is used twice (also category #{ids[category.id] + 1})", path=str(path), item=where)
+            raise FormatError(f"id {category.id} is used twice (also category #{ids[category.id] + 1})",
+                              path=str(path), item=where)
         if category.name in names:
-            raise FormatError(f"name {category.name!r} is used twice (also category #{names[category.name] + 1})", path=str(path), item=where)
+            raise FormatError(f"name {category.name!r} is used twice (also category #{names[category.name] + 1})",
+                              path=str(path), item=where)
         ids[category.id] = index
         names[category.name] = index
         categories.append(category)

@@ -295,7 +295,7 @@ def rasterize_stroke(points_xy: np.ndarray, radius: float, size_hw: tuple[int, i
     return out
 
 
-def stroke_shape(points_xy: np.ndarray, radius: float) -> "sg.base.BaseGeometry":
+def stroke_shape(points_xy: np.ndarray, radius: float) -> sg.base.BaseGeometry:
     """The area a brush stroke covers, as a shapely polygon (round caps and joins)."""
     points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
     base = sg.Point(points[0]) if len(points) == 1 else sg.LineString(points)

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image as PILImage
-from PIL import ImageOps
 
-from annotations.errors import AnnotationsError
+from annotations import imageio
+from annotations.errors import AnnotationsError, ImageFileError
+from annotations.imageio import apply_orientation
 from annotations.intensity import stretch_to_uint8
 
-PILImage.MAX_IMAGE_PIXELS = None  # huge scans are legitimate here; the file is the user's own
-EXIF_ORIENTATION_TAG = 0x0112
+# Decoding goes through annotations.imageio (the one image opener): its pixel budget is generous
+# (SEGSTUDIO_MAX_PIXELS, 500 MP by default) and a file above it is a clear ImageLoadError.
 PYRAMID_MIN_SIDE = 512
 SOURCE_KEEP_MAX_BYTES = 128 * 1024 * 1024
 """A non-8-bit source array is kept next to its display pixels (so the status bar can show the
@@ -84,12 +84,12 @@ class DisplayImage:
         return self.pixels.ndim == 2
 
 
-def _format_values(pixel: "np.ndarray | np.generic", bgr: bool) -> str:
+def _format_values(pixel: np.ndarray | np.generic, bgr: bool) -> str:
     """``"v"`` for one value (or gray + alpha), ``"RGB r,g,b"`` for colour; ints stay ints,
     floats get 4 significant digits."""
     values = np.atleast_1d(np.asarray(pixel))
 
-    def fmt(value: "np.generic") -> str:
+    def fmt(value: np.generic) -> str:
         return f"{float(value):.4g}" if np.issubdtype(values.dtype, np.floating) else str(int(value))
 
     if values.size <= 2:
@@ -101,30 +101,13 @@ def _format_values(pixel: "np.ndarray | np.generic", bgr: bool) -> str:
 def exif_orientation(path: Path) -> int:
     """The EXIF orientation tag of ``path`` (1 when absent or unreadable); reads the header only."""
     try:
-        with PILImage.open(path) as image:
-            value = int(PILImage.Image.getexif(image).get(EXIF_ORIENTATION_TAG, 1) or 1)
-    except (OSError, ValueError, SyntaxError):
+        return imageio.read_header(path).orientation
+    except ImageFileError:
         return 1
-    return value if 1 <= value <= 8 else 1
 
 
-def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Transform an (H, W[, C]) array as EXIF ``orientation`` (1-8) says, so it reads upright."""
-    if orientation == 2:
-        array = array[:, ::-1]
-    elif orientation == 3:
-        array = array[::-1, ::-1]
-    elif orientation == 4:
-        array = array[::-1]
-    elif orientation == 5:
-        array = np.swapaxes(array, 0, 1)
-    elif orientation == 6:
-        array = np.rot90(array, -1)
-    elif orientation == 7:
-        array = np.rot90(array, 1)[::-1, ::-1]
-    elif orientation == 8:
-        array = np.rot90(array, 1)
-    return np.ascontiguousarray(array)
+__all__ = ["apply_orientation", "decode_image", "decode_preview", "thumbnail", "exif_orientation", "Pyramid",
+           "DisplayImage", "ImageLoadError", "to_uint8"]
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
@@ -151,88 +134,64 @@ def _to_display_channels(array: np.ndarray, bgr: bool) -> np.ndarray:
     raise ImageLoadError(f"unsupported channel count {channels}")
 
 
-def _decode_with_pillow(path: Path) -> tuple[np.ndarray, bool, int]:
-    with PILImage.open(path) as image:
-        orientation = int(PILImage.Image.getexif(image).get(EXIF_ORIENTATION_TAG, 1) or 1)
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
-            image = image.convert("RGBA" if "A" in image.mode or image.mode == "P" else "RGB")
-        elif image.mode == "LA":
-            image = image.convert("L")
-        array = np.asarray(image)
-    if array.dtype.byteorder == ">":
-        array = array.astype(array.dtype.newbyteorder("="))
-    return array, False, orientation
-
-
-def decode_image(path: "str | Path") -> DisplayImage:
+def decode_image(path: str | Path) -> DisplayImage:
     """Decode ``path`` for display (EXIF orientation applied, 8-bit, gray or B,G,R,A).
 
-    OpenCV decodes (fast, 16-bit aware); Pillow is the fallback for what OpenCV cannot read.
-    Raises :class:`ImageLoadError` naming the file when neither can.
+    Decoding is :func:`annotations.imageio.decode` (OpenCV, Pillow as the fallback, pixel
+    budget checked from the header first). Raises :class:`ImageLoadError` naming the file when
+    it cannot be decoded or is above the pixel budget; never ``MemoryError``.
     """
     path = Path(path)
     if not path.is_file():
         raise ImageLoadError(f"{path}: image file not found")
-    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if array is not None and array.size > 0:
-        orientation = exif_orientation(path) if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".png") else 1
-        array = apply_orientation(array, orientation)
-        bgr = True
-    else:
-        try:
-            array, bgr, orientation = _decode_with_pillow(path)
-        except (OSError, ValueError, SyntaxError) as exc:
-            raise ImageLoadError(f"{path}: cannot decode image ({exc})") from exc
-    source_dtype = str(array.dtype)
-    source_channels = 1 if array.ndim == 2 else int(array.shape[2])
-    pixels = _to_display_channels(to_uint8(array), bgr)
+    try:
+        decoded = imageio.decode(path)
+        array = decoded.array
+        source_dtype = str(array.dtype)
+        source_channels = 1 if array.ndim == 2 else int(array.shape[2])
+        pixels = _to_display_channels(to_uint8(array), decoded.bgr)
+    except ImageFileError as exc:
+        raise ImageLoadError(str(exc)) from exc
+    except (MemoryError, cv2.error) as exc:
+        raise ImageLoadError(f"{path}: cannot decode image for display ({type(exc).__name__}: {exc})") from exc
     keep = array.dtype != np.uint8 and array.nbytes <= SOURCE_KEEP_MAX_BYTES
-    return DisplayImage(path, pixels, source_dtype, source_channels, orientation, array if keep else None, bgr)
+    return DisplayImage(path, pixels, source_dtype, source_channels, decoded.orientation, array if keep else None, decoded.bgr)
 
 
 PREVIEW_FACTOR = 8
 
 
-def decode_preview(path: "str | Path") -> DisplayImage | None:
+def decode_preview(path: str | Path) -> DisplayImage | None:
     """A quick 1/8-resolution decode of a JPEG (libjpeg scales while decoding: a 300-megapixel
     photo previews in a fraction of its full decode time), EXIF orientation applied. None for
     other formats or when it fails; the full image is decoded anyway."""
     path = Path(path)
     if path.suffix.lower() not in (".jpg", ".jpeg"):
         return None
-    array = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_8)
-    if array is None or array.size == 0:
+    try:
+        decoded = imageio.decode(path, reduce=PREVIEW_FACTOR)
+        pixels = _to_display_channels(to_uint8(decoded.array), decoded.bgr)
+    except (ImageFileError, ImageLoadError, MemoryError, cv2.error):
         return None
-    return DisplayImage(path, _to_display_channels(array, bgr=True), "uint8", 3, exif_orientation(path))
+    channels = 1 if decoded.array.ndim == 2 else int(decoded.array.shape[2])
+    return DisplayImage(path, pixels, "uint8", channels, decoded.orientation)
 
 
-def thumbnail(path: "str | Path", max_side: int) -> np.ndarray:
+def thumbnail(path: str | Path, max_side: int) -> np.ndarray:
     """A small (h, w, 4) B,G,R,A or (h, w) gray uint8 preview whose longer side is <= max_side.
 
-    JPEGs are decoded at reduced resolution (Pillow ``draft``), so this is cheap even for
-    large photos. Raises :class:`ImageLoadError` when the file is unreadable.
+    JPEGs are decoded at reduced resolution (:func:`annotations.imageio.thumbnail`), so this is
+    cheap even for large photos; nothing above the pixel budget is decoded. Raises
+    :class:`ImageLoadError` when the file is unreadable or too large.
     """
     path = Path(path)
     try:
-        with PILImage.open(path) as image:
-            image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (max_side, max_side))
-            orientation = int(PILImage.Image.getexif(image).get(EXIF_ORIENTATION_TAG, 1) or 1)
-            image.load()
-            if image.mode in ("P", "PA", "CMYK", "YCbCr", "1", "LA", "RGBA"):
-                image = image.convert("RGB")
-            array = np.asarray(image)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageLoadError(f"{path}: cannot decode image ({exc})") from exc
-    if array.dtype.byteorder == ">":
-        array = array.astype(array.dtype.newbyteorder("="))
-    array = apply_orientation(to_uint8(array), orientation if 1 <= orientation <= 8 else 1)
-    height, width = array.shape[:2]
-    factor = max(height, width) / float(max_side)
-    if factor > 1:
-        size = (max(1, round(width / factor)), max(1, round(height / factor)))
-        array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
-    return _to_display_channels(array, bgr=False)
+        decoded = imageio.thumbnail(path, max_side)
+        return _to_display_channels(to_uint8(decoded.array), decoded.bgr)
+    except ImageFileError as exc:
+        raise ImageLoadError(str(exc)) from exc
+    except (MemoryError, cv2.error) as exc:
+        raise ImageLoadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from exc
 
 
 class Pyramid:

@@ -10,14 +10,21 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annotations.errors import AnnotationsError
 
+if TYPE_CHECKING:  # PySide6 is imported when the GUI starts, not when this module is imported
+    from PySide6.QtCore import QCoreApplication
+
+    from app.main_window import MainWindow
+
 SCREENSHOT_SIZE = (1600, 1000)
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+EXIT_MISSING_SYSTEM_LIBRARIES = 1  # not the user's input: the desktop lacks Qt's X11 libraries
 
 
-def _application(offscreen: bool):  # noqa: ANN202 - QApplication, imported lazily
+def _application(offscreen: bool) -> QCoreApplication:
     if offscreen and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtWidgets import QApplication
@@ -40,11 +47,11 @@ def _fail(message: str, screenshot: Path | None) -> int:
     return EXIT_BAD_INPUT
 
 
-def save_screenshot(window, path: Path) -> None:  # noqa: ANN001 - MainWindow
+def save_screenshot(window: MainWindow, path: Path) -> None:
     """Render ``window`` (after the image is decoded and every visible tile is drawn) to PNG."""
     from PySide6.QtCore import QCoreApplication
 
-    window.binding.wait_until_loaded()
+    window.wait_until_ready()
     for _ in range(3):
         QCoreApplication.processEvents()
     window.canvas.flush_rendering()
@@ -54,9 +61,20 @@ def save_screenshot(window, path: Path) -> None:  # noqa: ANN001 - MainWindow
         raise OSError(f"{path}: cannot write the screenshot")
 
 
-def run_gui(project_path: "str | os.PathLike[str]", screenshot: Path | None = None, panel: str | None = None) -> int:
-    """Open the main window on ``project_path``; returns the process exit code."""
+def run_gui(project_path: str | os.PathLike[str], screenshot: Path | None = None, panel: str | None = None) -> int:
+    """Open the main window on ``project_path``; returns the process exit code.
+
+    Without the X11 libraries Qt's xcb plugin needs, prints one line naming the apt packages and
+    returns 1 (instead of Qt's "Could not load the Qt platform plugin xcb" abort).
+    """
     screenshot = Path(screenshot) if screenshot is not None else None
+    if screenshot is None or "QT_QPA_PLATFORM" in os.environ:  # else offscreen: no X11 needed
+        from app.qt_platform import xcb_problem
+
+        problem = xcb_problem()
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return EXIT_MISSING_SYSTEM_LIBRARIES
     app = _application(offscreen=screenshot is not None)
     from annotations.store import Project
     from app.main_window import MainWindow

@@ -1,24 +1,28 @@
 """The main window: canvas in the centre, images on the left, classes / shapes / properties on
 the right, tools in a toolbar, zoom / cursor / image size in the status bar.
 
-Public API used by other parts of the app (the model-assisted labeling in ``app.assist``):
-``project``, ``session``, ``canvas``, ``current_image()``, ``imageChanged(int)``,
-``open_image(id)``, ``execute(command)``, ``refresh()``, ``add_panel(name, title, widget)``,
-``show_panel(name)``, ``add_menu_action(menu, action)``, ``register_tool(name, tool,
-shortcut)``, ``set_tool(name)``. Every edit goes through ``execute``: one committed
-transaction per edit, undoable, nothing to save.
+Tools, panels, dialogs and the assist features see it as an :class:`app.workspace.Workspace`
+(session, canvas, ``execute``, ``selection_edits``, panels, tool switching), never as this
+class. Every edit goes through ``execute``: one committed transaction per edit, returning what
+changed. Undo and redo are the project's persisted history (``Project.undo_change``): they show
+the image they change, or refuse when the image filter hides it. Window size, dock layout and
+the shortcut scheme are remembered in the user's settings (``app.settings``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QCursor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -33,20 +37,20 @@ from PySide6.QtWidgets import (
 )
 
 from annotations.errors import AnnotationsError
-from annotations.geometry import Geometry, Mask, Polygon, to_mask
+from annotations.geometry import Geometry
 from annotations.model import (
     AddAnnotation,
     Annotation,
     Batch,
     Command,
-    DeleteAnnotation,
     Image,
     ImageStatus,
     SetImageStatus,
-    UpdateAnnotation,
+    set_images_status,
 )
+from annotations.model.changes import Change
 from annotations.store import Project
-from app import editing, icons
+from app import icons, shortcuts
 from app.actions import ACTIONS, TOOL_SHORTCUTS
 from app.canvas import CanvasView
 from app.canvas.binding import CanvasBinding
@@ -55,29 +59,26 @@ from app.panels.annotations_panel import AnnotationsPanel
 from app.panels.images_panel import ImagesPanel
 from app.panels.labels_panel import LabelsPanel
 from app.panels.properties_panel import PropertiesPanel
+from app.selection_edits import ClipboardShape, SelectionEdits
 from app.session import Session
+from app.settings import WINDOW_GEOMETRY_KEY, WINDOW_STATE_KEY, user_settings
 from app.tools.base import Tool
 from app.tools.brush import BrushTool
 from app.tools.draw import BoxTool, PolygonTool
 from app.tools.select import SelectTool
 
+if TYPE_CHECKING:
+    from app.dialogs.preferences_dialog import PreferencesDialog
+
 log = logging.getLogger(__name__)
 
+BOTTOM_PANEL_MAX_PX = 330
+BOTTOM_PANEL_MAX_FRACTION = 0.33
+"""A bottom panel (training, review, jobs) gets at most this much of the window's height."""
+DRAWING_TOOLS = frozenset({"box", "polygon", "hole", "brush"})
+"""Tools that "Draw again" (CVAT's N) returns to."""
+
 DEFAULT_BRUSH_SIZE = 16
-MASK_TO_POLYGON_TOLERANCE = 0.75
-"""Pixels of Douglas-Peucker simplification when a mask becomes an editable polygon."""
-
-
-@dataclass(frozen=True)
-class ClipboardShape:
-    """A copied shape, independent of its image (pasted with a new id)."""
-
-    category_id: int
-    geometry: Geometry
-    iscrowd: bool = False
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-
 class MainWindow(QMainWindow):
     """SegStudio's main window over one open :class:`Project`.
 
@@ -89,8 +90,17 @@ class MainWindow(QMainWindow):
     toolChanged = Signal(str)
     projectChanged = Signal()
 
-    def __init__(self, project: Project, *, owns_project: bool = False, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, project: Project, *, owns_project: bool = False, remember_layout: bool | None = None, parent: QWidget | None = None
+    ) -> None:
+        """``remember_layout``: restore the window size and dock layout from the user's
+        settings and save them on close (default: yes, except on the offscreen platform, so
+        screenshots are reproducible)."""
         super().__init__(parent)
+        if remember_layout is None:
+            remember_layout = QGuiApplication.platformName() != "offscreen"
+        self.remember_layout = remember_layout
+        self._layout_restored = False
         self.project = project
         self.owns_project = owns_project
         self.session = Session(project, self)
@@ -99,7 +109,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.binding = CanvasBinding(self.session, self.canvas, self)
         self.brush_size = DEFAULT_BRUSH_SIZE
-        self.clipboard: list[ClipboardShape] = []
+        self.selection_edits = SelectionEdits(self.session, self._execute_all, self.show_message)
         self._tools: dict[str, Tool] = {}
         self._tool_actions: dict[str, QAction] = {}
         self._tool_group = QActionGroup(self)
@@ -113,6 +123,7 @@ class MainWindow(QMainWindow):
         self._help_dialog: QWidget | None = None
         self._shown_once = False
         self._extra_actions: list[tuple[str, QAction]] = []
+        self.context_menu: QMenu | None = None
 
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         # Side panels run the full height; bottom panels sit under the canvas only.
@@ -123,6 +134,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_panels()
         self._register_builtin_tools()
+        self._last_drawing_tool = "polygon"
+        self.shortcut_scheme, bindings = shortcuts.load(user_settings())
+        self.apply_shortcuts(bindings)
         self._connect_session()
 
         self.resize(1440, 900)
@@ -137,6 +151,43 @@ class MainWindow(QMainWindow):
         from app.assist import install
 
         install(self)
+        self._add_weights_action()
+        if self.remember_layout:
+            self._restore_layout()
+
+    def _add_weights_action(self) -> None:
+        """Model > Get pretrained weights… (the dialog ships with the engine's weight files
+        support; without it the entry is left out)."""
+        if importlib.util.find_spec("app.dialogs.weights_dialog") is None:
+            return
+        action = QAction("Get pretrained &weights…", self)
+        action.setObjectName("action_weights")
+        action.setStatusTip("List the pretrained weight files, what they can propose for this project's classes, and fetch one")
+        action.triggered.connect(lambda _checked=False: self._open_weights_dialog())
+        self.add_menu_action("Model", action)
+
+    def _open_weights_dialog(self) -> None:
+        from app.dialogs.weights_dialog import WeightsDialog
+
+        dialog = WeightsDialog(str(Path(self.project.path).absolute()), self)
+        self._weights_dialog = dialog
+        dialog.show()
+
+    def _restore_layout(self) -> None:
+        """Window size and dock layout as the user left them (after every panel exists)."""
+        settings = user_settings()
+        geometry = settings.value(WINDOW_GEOMETRY_KEY)
+        state = settings.value(WINDOW_STATE_KEY)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self._layout_restored = self.restoreState(state)
+
+    def _save_layout(self) -> None:
+        settings = user_settings()
+        settings.setValue(WINDOW_GEOMETRY_KEY, self.saveGeometry())
+        settings.setValue(WINDOW_STATE_KEY, self.saveState())
+        settings.sync()
 
     # ================================================================== public API
     def current_image(self) -> Image | None:
@@ -149,14 +200,26 @@ class MainWindow(QMainWindow):
             self._tools[self._current_tool].reset()
         self.session.open_image(image_id)
 
-    def execute(self, command: Command) -> Command:
+    def execute(self, command: Command) -> Change:
         """Run an undoable model command through the store (committed at once) and refresh
-        every view; returns the command as done (ids assigned)."""
+        every view; returns what changed (``.command``: the command as done, ids assigned)."""
         return self.session.execute(command)
 
     def refresh(self) -> None:
         """Reload classes, statuses and shapes after changes made elsewhere (engine worker)."""
         self.session.reload()
+
+    def wait_until_ready(self, timeout_s: float = 10.0) -> None:
+        """Process events until the image is decoded and the visible thumbnails are drawn (for
+        screenshots: they used to show grey thumbnail boxes), at most ``timeout_s`` seconds."""
+        deadline = time.monotonic() + timeout_s
+        self.binding.wait_until_loaded()
+        QApplication.processEvents()
+        self.images_panel.request_visible_thumbnails()
+        while self.images_panel.thumbnails.pending() and time.monotonic() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.01)
+        QApplication.processEvents()
 
     def add_panel(
         self,
@@ -184,7 +247,7 @@ class MainWindow(QMainWindow):
         if anchor is not None and self.dockWidgetArea(anchor) != area:
             anchor = None
         dock = self._make_dock(name, title, scroll, area, tab_onto=anchor)
-        if anchor is not None:
+        if anchor is not None and tab_with:  # (an anchor is only found for a named tab_with)
             anchor.raise_()
             self._tab_group_of[name] = self._tab_group_of.get(tab_with, tab_with)
         self._view_menu_panels.addAction(dock.toggleViewAction())
@@ -202,6 +265,11 @@ class MainWindow(QMainWindow):
         dock = self._panels[name]
         dock.show()
         dock.raise_()
+        if self.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea:
+            # Under the canvas, never more than a third of the window: the canvas keeps the room.
+            height = min(BOTTOM_PANEL_MAX_PX, int(self.height() * BOTTOM_PANEL_MAX_FRACTION))
+            if dock.height() > height:
+                self.resizeDocks([dock], [height], Qt.Orientation.Vertical)
 
     def panel_names(self) -> list[str]:
         return sorted(self._panels)
@@ -242,11 +310,26 @@ class MainWindow(QMainWindow):
             self._tools[self._current_tool].deactivate()
         self._current_tool = name
         tool.activate(self)
+        if name in DRAWING_TOOLS:
+            self._last_drawing_tool = name
         self.canvas.set_tool(tool)
         self._tool_actions[name].setChecked(True)
         if tool.hint:
             self.show_message(tool.hint, 0)
         self.toolChanged.emit(name)
+
+    def apply_shortcuts(self, bindings: shortcuts.Bindings) -> None:
+        """Bind window actions and tools (``tool_<name>``) to ``bindings``' key sequences;
+        keys not in ``bindings`` keep theirs. Menus, tooltips and the help dialog follow."""
+        for key, sequences in bindings.items():
+            action = self._tool_actions.get(key[len("tool_"):]) if key.startswith("tool_") else self.actions_by_key.get(key)
+            if action is None:
+                continue
+            action.setShortcuts([QKeySequence(s) for s in sequences])
+            base = action.toolTip().split(" (")[0] if action.toolTip() else action.text().replace("&", "")
+            tip = f"{base} ({QKeySequence(sequences[0]).toString(QKeySequence.SequenceFormat.NativeText)})" if sequences else base
+            action.setToolTip(tip)
+        self.bindings = {**getattr(self, "bindings", {}), **bindings}
 
     @property
     def tool(self) -> Tool | None:
@@ -278,10 +361,22 @@ class MainWindow(QMainWindow):
         top = max((a.z_order for a in self.session.annotations.values()), default=0)
         annotation = Annotation(0, image.id, category_id, geometry, z_order=top)
         done = self._run(lambda: self.execute(AddAnnotation(annotation)))
-        if not isinstance(done, AddAnnotation):
+        if not isinstance(done, Change):
             return None
         self.session.set_selection((done.annotation.id,))
         return done.annotation
+
+    def open_shape_menu(self, annotation_id: int, delete_vertex: Callable[[], None] | None) -> QMenu:
+        """Pop up the right-click menu of shape ``annotation_id`` at the pointer (non-blocking:
+        ``self.context_menu`` holds it); ``delete_vertex`` deletes the vertex under the pointer."""
+        from app.context_menu import build_shape_menu
+
+        if self.context_menu is not None:
+            self.context_menu.close()
+        menu = build_shape_menu(self, annotation_id, delete_vertex, self)
+        self.context_menu = menu
+        menu.popup(QCursor.pos())
+        return menu
 
     def _run(self, action: Callable[[], Any]) -> Any:
         """Run a UI edit; a bad edit becomes a status bar message instead of an exception."""
@@ -292,107 +387,20 @@ class MainWindow(QMainWindow):
             self.show_message(f"Not done: {exc}")
             return None
 
-    def _execute_all(self, commands: "list[Command]", description: str) -> Command | None:
+    def _execute_all(self, commands: Sequence[Command], description: str) -> Change | None:
         if not commands:
             return None
         command = commands[0] if len(commands) == 1 else Batch(tuple(commands), description)
         return self._run(lambda: self.execute(command))
 
     # ================================================================== edits on the selection
-    def delete_selection(self) -> None:
-        self._execute_all([DeleteAnnotation(a.id) for a in self.session.selected_annotations()], "Delete shapes")
+    @property
+    def clipboard(self) -> list[ClipboardShape]:
+        return self.selection_edits.clipboard
 
-    def set_selection_category(self, category_id: int) -> None:
-        commands = [
-            UpdateAnnotation(a.id, {"category_id": category_id}, "Change class")
-            for a in self.session.selected_annotations()
-            if a.category_id != category_id
-        ]
-        self._execute_all(commands, "Change class")
-
-    def reorder_selection(self, *, front: bool) -> None:
-        selected = self.session.selected_annotations()
-        others = [a.z_order for a in self.session.annotations.values() if a.id not in self.session.selection]
-        if not selected:
-            return
-        if front:
-            base = max(others, default=0) + 1
-            ordered = sorted(selected, key=lambda a: (a.z_order, a.id))
-        else:
-            base = min(others, default=0) - len(selected)
-            ordered = sorted(selected, key=lambda a: (a.z_order, a.id))
-        commands = [
-            UpdateAnnotation(a.id, {"z_order": base + k}, "Bring to front" if front else "Send to back")
-            for k, a in enumerate(ordered)
-            if a.z_order != base + k
-        ]
-        self._execute_all(commands, "Bring to front" if front else "Send to back")
-
-    def convert_selection(self, kind: str) -> None:
-        """Convert the selected shapes to ``mask`` or ``polygon``."""
-        image = self.session.image
-        if image is None:
-            return
-        commands: list[Command] = []
-        for annotation in self.session.selected_annotations():
-            try:
-                if kind == "mask" and not isinstance(annotation.geometry, Mask):
-                    geometry: Geometry = to_mask(annotation.geometry, image.size_hw)
-                elif kind == "polygon" and not isinstance(annotation.geometry, Polygon):
-                    geometry = editing.to_polygon(annotation.geometry, tolerance=MASK_TO_POLYGON_TOLERANCE)
-                else:
-                    continue
-            except AnnotationsError as exc:
-                self.show_message(f"Shape #{annotation.id} not converted: {exc}")
-                continue
-            commands.append(UpdateAnnotation(annotation.id, {"geometry": geometry}, f"Convert to {kind}"))
-        self._execute_all(commands, f"Convert to {kind}")
-
-    def fill_selection_holes(self) -> None:
-        commands = [
-            UpdateAnnotation(a.id, {"geometry": editing.fill_holes(a.geometry)}, "Fill holes")
-            for a in self.session.selected_annotations()
-            if editing.has_holes(a.geometry)
-        ]
-        if not commands:
-            self.show_message("The selected shapes have no holes")
-        self._execute_all(commands, "Fill holes")
-
-    def copy_selection(self) -> None:
-        self.clipboard = [ClipboardShape(a.category_id, a.geometry, a.iscrowd, dict(a.attributes)) for a in self.session.selected_annotations()]
-        if self.clipboard:
-            self.show_message(f"Copied {len(self.clipboard)} shape(s)")
-
-    def paste(self) -> None:
-        image = self.session.image
-        if image is None or not self.clipboard:
-            return
-        known = {c.id for c in self.session.categories}
-        top = max((a.z_order for a in self.session.annotations.values()), default=0)
-        commands: list[Command] = []
-        outside = unknown_class = 0
-        for shape in self.clipboard:
-            if shape.category_id not in known:
-                unknown_class += 1
-                continue
-            geometry = editing.fit_to_image(shape.geometry, image.size_hw)
-            if geometry is None:
-                outside += 1
-                continue
-            commands.append(AddAnnotation(Annotation(0, image.id, shape.category_id, geometry, z_order=top, iscrowd=shape.iscrowd, attributes=shape.attributes)))
-        skipped = ", ".join(
-            text for count, text in ((outside, f"{outside} outside this image"), (unknown_class, f"{unknown_class} of a deleted class")) if count
-        )
-        done = self._execute_all(commands, "Paste shapes")
-        if done is None:
-            self.show_message("Nothing to paste onto this image" + (f" ({skipped})" if skipped else ""))
-            return
-        added = [done] if isinstance(done, AddAnnotation) else [c for c in done.commands if isinstance(c, AddAnnotation)]  # type: ignore[attr-defined]
-        self.session.set_selection([c.annotation.id for c in added])
-        self.show_message(f"Pasted {len(added)} shape(s)" + (f"; not pasted: {skipped}" if skipped else ""))
-
-    def select_all(self) -> None:
-        self.session.set_selection([a.id for a in self.session.ordered_annotations() if a.id not in self.session.hidden])
+    @clipboard.setter
+    def clipboard(self, shapes: list[ClipboardShape]) -> None:
+        self.selection_edits.clipboard = shapes
 
     def choose_category(self, position: int) -> None:
         """Digit shortcut: make class ``position`` (0-based) current; re-class the selection."""
@@ -401,20 +409,22 @@ class MainWindow(QMainWindow):
             category = categories[position]
             self.session.set_current_category(category.id)
             if self.session.selection:
-                self.set_selection_category(category.id)
+                self.selection_edits.set_category(category.id)
             self.show_message(f"Class: {category.name}", 3000)
 
     # ================================================================== navigation
     def step_image(self, step: int) -> None:
         """Next (+1) / previous (-1) image in the image list as filtered."""
-        rows = self.images_panel.model.rows or self.session.images
+        model = self.images_panel.model
+        rows = model.rows or self.session.images
         image = self.session.image
         if not rows:
             return
-        ids = [i.id for i in rows]
+        found = None if image is None else model.row_of(image.id) if model.rows else self.session.row_of_image(image.id)
+        here_row = -1 if found is None else found
         if image is None:
             target = rows[0] if step > 0 else rows[-1]
-        elif image.id not in ids:
+        elif here_row < 0:
             # The current image left the filtered list (e.g. marked done under "Unfinished"):
             # go on from its place in the project's order.
             order = {i.id: k for k, i in enumerate(self.session.images)}
@@ -427,7 +437,7 @@ class MainWindow(QMainWindow):
                 return
             target = candidates[0]
         else:
-            index = ids.index(image.id) + step
+            index = here_row + step  # a dict lookup: no scan of 100,000 rows per key press
             if not 0 <= index < len(rows):
                 self.show_message("No more images in this direction", 3000)
                 return
@@ -455,6 +465,34 @@ class MainWindow(QMainWindow):
         status = ImageStatus.DONE if done else ImageStatus.IN_PROGRESS
         if image.status != status:
             self._run(lambda: self.execute(SetImageStatus(image.id, status)))
+
+    def set_images_done(self, image_ids: list[int], done: bool) -> Change | None:
+        """Mark images done (``done``) or not done — in progress, or new when they have no
+        shapes — in one undoable step (``annotations.model.set_images_status``, as the command
+        line's ``status --set``); finished images stay as they are when marking done (a reviewed
+        image is not demoted), unfinished ones when marking not done."""
+        finished = {image_id for image_id in image_ids if self._status(image_id).is_finished}
+        if done:
+            batches = [set_images_status(self.project, [i for i in image_ids if i not in finished], ImageStatus.DONE)]
+        else:
+            shaped = [i for i in image_ids if i in finished and self.project.annotations(i)]
+            bare = [i for i in image_ids if i in finished and i not in shaped]
+            batches = [set_images_status(self.project, shaped, ImageStatus.IN_PROGRESS),
+                       set_images_status(self.project, bare, ImageStatus.NEW)]
+        commands = [command for batch in batches for command in batch.commands]
+        word = "done" if done else "not done"
+        if not commands:
+            self.show_message(f"The selected images are already {word}", 4000)
+            return None
+        noun = "image" if len(commands) == 1 else "images"
+        change = self._execute_all(commands, f"Mark {len(commands)} {noun} {word}")
+        if change is not None:
+            self.show_message(f"Marked {len(commands)} {noun} {word} (one undo step)", 4000)
+        return change
+
+    def _status(self, image_id: int) -> ImageStatus:
+        row = self.session.row_of_image(image_id)
+        return self.session.images[row].status if row is not None else self.project.get_image_status(image_id)
 
     # ================================================================== building
     def _menu(self, title: str) -> QMenu:
@@ -492,7 +530,7 @@ class MainWindow(QMainWindow):
                 action.triggered.connect(lambda _checked=False, h=handler: h())
             self.actions_by_key[spec.key] = action
             self._menu(spec.menu).addAction(action)
-            if spec.key in ("quit", "redo", "paste", "select_all", "fill_holes", "zoom_out", "prev_unfinished"):
+            if spec.key in ("quit", "redo", "paste", "select_all", "fill_holes", "send_back", "zoom_out", "prev_unfinished"):
                 self._menu(spec.menu).addSeparator()
         self._view_menu_panels = self._menu("View").addMenu("&Panels")
         classes = self._menu("Tools").addMenu("&Class")
@@ -559,7 +597,8 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{name}")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        feature = QDockWidget.DockWidgetFeature
+        dock.setFeatures(feature.DockWidgetMovable | feature.DockWidgetClosable | feature.DockWidgetFloatable)
         if tab_onto is not None:
             self.tabifyDockWidget(tab_onto, dock)
         else:
@@ -585,12 +624,16 @@ class MainWindow(QMainWindow):
         """Side panels narrow, the canvas gets the room."""
         panels = self._panels
         self.resizeDocks([panels["images"], panels["labels"]], [270, 340], Qt.Orientation.Horizontal)
-        self.resizeDocks([panels["labels"], panels["annotations"], panels["properties"]], [180, 320, 300], Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [panels["labels"], panels["annotations"], panels["properties"]], [180, 320, 300], Qt.Orientation.Vertical
+        )
 
-    def showEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt name
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
+            if self._layout_restored:
+                return
             self._arrange_docks()
             # Once more after the first layout pass: tab groups made before the window was shown
             # are only then real layout items that resizeDocks accepts.
@@ -648,8 +691,8 @@ class MainWindow(QMainWindow):
         undo_label = self.project.undo_label()
         redo_label = self.project.redo_label()
         undo, redo = self.actions_by_key["undo"], self.actions_by_key["redo"]
-        undo.setEnabled(undo_label is not None)
-        redo.setEnabled(redo_label is not None)
+        # Always enabled: another process (the engine worker, a CLI command) may add history
+        # this window has not heard of yet; the store decides, "Nothing to undo" otherwise.
         undo.setText(f"&Undo {undo_label}" if undo_label else "&Undo")
         redo.setText(f"&Redo {redo_label}" if redo_label else "&Redo")
         image = self.session.image
@@ -679,7 +722,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================== action handlers
     def _act_open_project(self) -> None:
-        path, _filter = QFileDialog.getOpenFileName(self, "Open project", str(self.project.root), "SegStudio projects (*.segproj)")
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Open project", str(self.project.root), "SegStudio projects (*.segproj)"
+        )
         if not path:
             return
         try:
@@ -701,45 +746,102 @@ class MainWindow(QMainWindow):
 
         run_export_dialog(self)
 
+    def _act_save(self) -> None:
+        self.show_message("Saved — every edit is written to the project file at once", 4000)
+
+    def _act_draw_again(self) -> None:
+        self.set_tool(self._last_drawing_tool)
+
+    def _act_preferences(self) -> None:
+        from app.dialogs.preferences_dialog import PreferencesDialog
+
+        dialog = PreferencesDialog(self.shortcut_scheme, self.bindings, self)
+        self._preferences_dialog = dialog
+        dialog.accepted.connect(lambda: self._apply_preferences(dialog))
+        dialog.show()
+
+    def _apply_preferences(self, dialog: PreferencesDialog) -> None:
+        self.shortcut_scheme = dialog.scheme()
+        bindings = dialog.bindings()
+        shortcuts.save(user_settings(), self.shortcut_scheme, bindings)
+        self.apply_shortcuts(bindings)
+        self.show_message(f"Shortcuts: {self.shortcut_scheme.display_name} scheme", 4000)
+
     def _act_quit(self) -> None:
         self.close()
 
     def _act_undo(self) -> None:
         if self.tool is not None:
             self.tool.reset()
-        if self._run(self.session.undo) is None:
-            self.show_message("Nothing to undo", 3000)
+        self.step_history(undo=True)
 
     def _act_redo(self) -> None:
-        if self._run(self.session.redo) is None:
-            self.show_message("Nothing to redo", 3000)
+        if self.tool is not None:
+            self.tool.reset()
+        self.step_history(undo=False)
+
+    def step_history(self, *, undo: bool) -> Change | None:
+        """Undo (or redo) the newest step of the project's history, showing the image it
+        changes first; refused, with the reason in the status bar, when the images filter hides
+        that image (unless the step changes that image's status, which may bring it back)."""
+        word = "undo" if undo else "redo"
+        preview = self._run(lambda: self.session.preview_step(undo=undo))
+        if preview is None:
+            self.show_message(f"Nothing to {word}", 3000)
+            return None
+        target = preview.image_id
+        if target is not None and not self._step_stays_visible(preview, target):
+            name = PurePosixPath(self.project.get_image(target).path).name
+            self.show_message(
+                f"Not {word}ne: “{preview.label}” changes {name}, which the image filter hides — "
+                f"show all images to {word} it",
+                10000,
+            )
+            return None
+        change = self._run(lambda: self.session.undo() if undo else self.session.redo())
+        if change is None:
+            self.show_message(f"Nothing to {word}", 3000)
+        return change if isinstance(change, Change) else None
+
+    def _step_stays_visible(self, step: Change, image_id: int) -> bool:
+        """True when the images list shows ``image_id`` now, or will once ``step`` set its
+        status (undoing "Mark done" under the "Unfinished" filter brings the image back)."""
+        if self.images_panel.shows(image_id):
+            return True
+        new_status = next(
+            (c.status for c in step.commands() if isinstance(c, SetImageStatus) and c.image_id == image_id),
+            None,
+        )
+        if new_status is None:
+            return False
+        return self.images_panel.would_show(replace(self.project.get_image(image_id), status=new_status))
 
     def _act_copy(self) -> None:
-        self.copy_selection()
+        self.selection_edits.copy()
 
     def _act_paste(self) -> None:
-        self.paste()
+        self.selection_edits.paste()
 
     def _act_delete(self) -> None:
-        self.delete_selection()
+        self.selection_edits.delete()
 
     def _act_select_all(self) -> None:
-        self.select_all()
+        self.selection_edits.select_all()
 
     def _act_to_mask(self) -> None:
-        self.convert_selection("mask")
+        self.selection_edits.convert("mask")
 
     def _act_to_polygon(self) -> None:
-        self.convert_selection("polygon")
+        self.selection_edits.convert("polygon")
 
     def _act_fill_holes(self) -> None:
-        self.fill_selection_holes()
+        self.selection_edits.fill_holes()
 
     def _act_bring_front(self) -> None:
-        self.reorder_selection(front=True)
+        self.selection_edits.reorder(front=True)
 
     def _act_send_back(self) -> None:
-        self.reorder_selection(front=False)
+        self.selection_edits.reorder(front=False)
 
     def _act_fit(self) -> None:
         self.canvas.fit()
@@ -781,13 +883,17 @@ class MainWindow(QMainWindow):
     def _act_help(self) -> None:
         from app.dialogs.help_dialog import HelpDialog
 
-        tools = [(name, self._tool_actions[name].shortcut().toString(), tool.title) for name, tool in self._tools.items()]
+        tools = [
+            (name, ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in self._tool_actions[name].shortcuts()),
+             tool.title)
+            for name, tool in self._tools.items()
+        ]
         extra = [
             (menu, action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), action.text().replace("&", ""))
             for menu, action in self._extra_actions
             if not action.shortcut().isEmpty()
         ]
-        dialog = HelpDialog(tools, self, extra=extra)
+        dialog = HelpDialog(tools, self, extra=extra, bindings=self.bindings, scheme_title=self.shortcut_scheme.display_name)
         self._help_dialog = dialog
         dialog.show()
 
@@ -801,6 +907,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name
+        if self.remember_layout:
+            self._save_layout()
         self.binding.shutdown()
         self.images_panel.thumbnails.shutdown()
         if self.owns_project:

@@ -43,7 +43,7 @@ PALETTE: tuple[str, ...] = (
 )
 
 
-def next_palette_color(used: "list[str] | set[str]") -> str:
+def next_palette_color(used: list[str] | set[str]) -> str:
     """The first palette colour not in ``used`` (case-insensitive), cycling when all are used."""
     taken = {c.lower() for c in used}
     for color in PALETTE:

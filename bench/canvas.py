@@ -34,17 +34,17 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QEventLoop, QPoint, QPointF, QRectF, Qt  # noqa: E402
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap, QPolygonF, QTransform  # noqa: E402
-from PySide6.QtWidgets import QApplication, QGraphicsPixmapItem, QGraphicsPolygonItem, QGraphicsScene, QGraphicsView  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QEventLoop, QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap, QPolygonF, QTransform
+from PySide6.QtWidgets import QApplication, QGraphicsPixmapItem, QGraphicsPolygonItem, QGraphicsScene, QGraphicsView
 
-from annotations.geometry import Polygon  # noqa: E402
-from annotations.model import Annotation  # noqa: E402
-from app.canvas.qt_numpy import qimage_from_array  # noqa: E402
-from app.canvas.render_shapes import build_render_shape  # noqa: E402
-from app.canvas.view import CanvasView  # noqa: E402
-from app.image_loading import Pyramid, decode_image  # noqa: E402
+from annotations.geometry import Polygon
+from annotations.model import Annotation
+from app.canvas.qt_numpy import qimage_from_array
+from app.canvas.render_shapes import build_render_shape
+from app.canvas.view import CanvasView
+from app.image_loading import Pyramid, decode_image
 
 VIEW_W, VIEW_H = 1280, 800
 FRAME_INTERVAL_S = 1.0 / 60.0
@@ -263,7 +263,8 @@ def bench_large(app: QApplication, frames: int) -> None:
 
         t0 = time.perf_counter()
         cv2.imwrite(str(path), make_image(width, height, seed=3)[:, :, :3], [cv2.IMWRITE_JPEG_QUALITY, 90])
-        print(f"\nlarge image: wrote a {width} x {height} JPEG ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        print(f"\nlarge image: wrote a {width} x {height} JPEG ({path.stat().st_size / 1e6:.0f} MB) "
+              f"in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         display = decode_image(path)
         decoded = time.perf_counter() - t0
@@ -271,13 +272,15 @@ def bench_large(app: QApplication, frames: int) -> None:
         t0 = time.perf_counter()
         pyramid.build_all()
         built = time.perf_counter() - t0
-        print(f"  decode {decoded:.2f} s, pyramid ({pyramid.level_count} levels) {built:.2f} s — both in the decode thread in the app;"
+        print(f"  decode {decoded:.2f} s, pyramid ({pyramid.level_count} levels) {built:.2f} s"
+              " — both in the decode thread in the app;"
               " the window stays responsive and shapes are editable meanwhile")
         view = CanvasView()
         view.resize(VIEW_W, VIEW_H)
         view.set_image(pyramid, (height, width))
         polygons = make_polygons(5000, width, height, seed=5)
-        shapes = [build_render_shape(Annotation(k + 1, 1, 1, Polygon.from_points(p)), COLORS[k % 5]) for k, p in enumerate(polygons)]
+        shapes = [build_render_shape(Annotation(k + 1, 1, 1, Polygon.from_points(p)), COLORS[k % 5])
+                  for k, p in enumerate(polygons)]
         view.shape_layer.set_shapes(shapes, {s.annotation_id: 0 for s in shapes})
         view.show()
         fit(view, width, height)
@@ -307,7 +310,8 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"canvas pan/zoom frame times, {IMAGE_W} x {IMAGE_H} image, {VIEW_W} x {VIEW_H} view fitted to the image; "
           f"input at 60 Hz; load average {load:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'polygons':>9} | {'ours median':>11} {'p95':>7} | {'naive median':>12} {'p95':>7} | {'ratio med':>9} {'p95':>6} | settle  | goal p95")
+    print(f"{'polygons':>9} | {'ours median':>11} {'p95':>7} | {'naive median':>12} {'p95':>7} | "
+          f"{'ratio med':>9} {'p95':>6} | settle  | goal p95")
     for count in args.counts:
         result = bench_count(app, pixels, count, args.frames, args.naive_frames)
         om, op95 = result["ours"]
@@ -319,7 +323,8 @@ def main() -> int:
             f"{nm / om:>8.1f}x {np95 / op95:>5.1f}x | {result['settle_ms']:>5.0f}ms | {verdict}"
         )
         (ocm, ocp), (ncm, ncp) = result["cpu"]
-        print(f"{'':>9}   GUI-thread CPU per frame: ours median {ocm:.1f} ms p95 {ocp:.1f} ms, naive median {ncm:.1f} ms p95 {ncp:.1f} ms")
+        print(f"{'':>9}   GUI-thread CPU per frame: ours median {ocm:.1f} ms p95 {ocp:.1f} ms, "
+              f"naive median {ncm:.1f} ms p95 {ncp:.1f} ms")
         print(f"{'':>9}   frames {result['frames'][0]} ours / {result['frames'][1]} naive; tiles rendered {result['tiles']}; "
               f"scene build {result['build_ours_s']:.2f} s ours / {result['build_naive_s']:.2f} s naive")
     if args.large:

@@ -32,11 +32,11 @@ from pycocotools import mask as mask_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotations.formats import ExportOptions  # noqa: E402
-from annotations.formats.coco import export_coco  # noqa: E402
-from annotations.geometry import Mask  # noqa: E402
-from annotations.model import Annotation, Category, Image  # noqa: E402
-from annotations.store import Project  # noqa: E402
+from annotations.formats import ExportOptions
+from annotations.formats.coco import export_coco
+from annotations.geometry import Mask
+from annotations.model import Annotation, Category, Image
+from annotations.store import Project
 
 HEIGHT, WIDTH = 1080, 1920
 
@@ -133,7 +133,8 @@ def main() -> int:
         one_cpu = CPU["parent"]
         two = min(timed_export(project, tmp / "two", 2) for _ in range(args.repeat))
         serial_cpu, worker_cpu = CPU["parent"], CPU["workers"]
-        same = (tmp / "one" / "annotations" / "instances_train.json").read_bytes() == (tmp / "two" / "annotations" / "instances_train.json").read_bytes()
+        first, second = (tmp / name / "annotations" / "instances_train.json" for name in ("one", "two"))
+        same = first.read_bytes() == second.read_bytes()
         project.close()
     print(f"baseline pycocotools loop : {total / base:10.0f} masks/s  ({base:.2f} s)")
     print(f"export_coco, 1 worker     : {total / one:10.0f} masks/s  ({one:.2f} s)  ratio vs baseline {base / one:.2f}x")

@@ -36,7 +36,6 @@ def _run(epochs: int, baseline_s: float, niceness: int) -> int:
     from app.assist.bridge import JobState
     from app.assist.latency import EventLoopProbe
     from app.main_window import MainWindow
-
     from tests.app.assist.fakes import make_shapes_project
 
     with tempfile.TemporaryDirectory() as tmp:

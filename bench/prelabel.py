@@ -35,14 +35,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotations.model import Category, Image  # noqa: E402
-from annotations.store import Project  # noqa: E402
-from engine import checkpoints  # noqa: E402
-from engine.images import read_rgb, to_tensor  # noqa: E402
-from engine.inference import encode_masks, resolve_device  # noqa: E402
-from engine.jobs.prelabel import run_prelabel  # noqa: E402
-from engine.protocol import Device, Prelabel  # noqa: E402
-from engine.versions import clear_cache, initial_version, load_version  # noqa: E402
+from annotations.model import Category, Image
+from annotations.store import Project
+from engine import checkpoints
+from engine.images import read_rgb, to_tensor
+from engine.inference import encode_masks, resolve_device
+from engine.jobs.prelabel import run_prelabel
+from engine.protocol import Device, Prelabel
+from engine.versions import clear_cache, initial_version, load_version
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FLOOR_MS = {"maskrcnn_resnet50_fpn": 0.67}  # H100 compute floor, performance_anchors.md §7 G1

@@ -33,14 +33,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from annotations.geometry import Mask, Polygon, mask_iou, masks_iou_matrix, polygon_to_mask, rle  # noqa: E402
-from annotations.metrics.detection import coco_map  # noqa: E402
-from annotations.metrics.semantic import confusion_matrix, semantic_metrics  # noqa: E402
-from annotations.model import Annotation, Category, Image, ImageStatus, PredictionState  # noqa: E402
-from annotations.store import Project  # noqa: E402
-from engine.jobs.prelabel import run_prelabel  # noqa: E402
-from engine.jobs.train import run_train  # noqa: E402
-from engine.protocol import Device, Prelabel, Train  # noqa: E402
+from annotations.geometry import Mask, Polygon, mask_iou, masks_iou_matrix, polygon_to_mask, rle
+from annotations.metrics.detection import coco_map
+from annotations.metrics.semantic import confusion_matrix, semantic_metrics
+from annotations.model import Annotation, Category, Image, ImageStatus, PredictionState
+from annotations.store import Project
+from engine.jobs.prelabel import run_prelabel
+from engine.jobs.train import run_train
+from engine.protocol import Device, Prelabel, Train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ACCEPT_IOU = 0.8
@@ -84,9 +84,37 @@ def balloon_data(folder: Path, count: int) -> tuple[Path, dict[int, list[Mask]]]
     return path, truth
 
 
-def quality(project: Project, truth: dict[int, list[Mask]], semantic: bool) -> tuple[str, float | None, float | None]:
-    """(metric name, value, accepted share) of the proposed pre-labels on unfinished images."""
-    unfinished = [i for i in project.images() if not i.status.is_finished]
+def nuclei_data(folder: Path, count: int) -> tuple[Path, dict[int, list[Mask]]]:
+    """A project of ``count`` NEW DSB 2018 microscopy images (INDEX.csv order) and their nuclei."""
+    import csv
+
+    root = DATA / "dsb2018_nuclei40"
+    with (root / "INDEX.csv").open() as f:
+        ids = [row["image_id"] for row in csv.DictReader(f)][:count]
+    path = folder / "nuclei.segproj"
+    project = Project.create(path, [Category(1, "nucleus", "#e6194b")])
+    truth: dict[int, list[Mask]] = {}
+    images = []
+    for k, image_id in enumerate(ids, start=1):
+        sample = root / "stage1_train" / image_id
+        image_path = next((sample / "images").glob("*.png"))
+        rgb = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        local = folder / f"nucleus{k}.png"
+        cv2.imwrite(str(local), rgb)  # drops the alpha channel some DSB files carry
+        height, width = rgb.shape[:2]
+        images.append(Image(k, local.name, width, height))
+        truth[k] = [rle.encode(cv2.imread(str(m), cv2.IMREAD_GRAYSCALE) > 127)
+                    for m in sorted((sample / "masks").glob("*.png"))]
+    project.add_images(images)
+    project.close()
+    return path, truth
+
+
+def quality(project: Project, truth: dict[int, list[Mask]], semantic: bool,
+            only: set[int] | None = None) -> tuple[str, float | None, float | None]:
+    """(metric name, value, accepted share) of the proposed pre-labels on unfinished images
+    (``only``: just these image ids). Instance models also set :data:`LAST_AP50`."""
+    unfinished = [i for i in project.images() if not i.status.is_finished and (only is None or i.id in only)]
     if not unfinished:
         return ("miou" if semantic else "mask AP"), None, None
     accepted, total = 0, 0
@@ -117,7 +145,48 @@ def quality(project: Project, truth: dict[int, list[Mask]], semantic: bool) -> t
         results += [{"image_id": image.id, "category_id": 1, "score": p.score, "segmentation": p.geometry.to_coco()}
                     for p in preds if isinstance(p.geometry, Mask)]
     stats = coco_map({"images": images, "annotations": annotations, "categories": [{"id": 1}]}, results, "segm")
+    LAST_AP50[0] = stats["AP50"]
     return "mask AP", stats["AP"], (accepted / total if total else None)
+
+
+LAST_AP50: list[float | None] = [None]
+
+
+def curve(args: argparse.Namespace) -> int:
+    """Instance AP50 against the number of finished images: for each count, a fresh project whose
+    first ``count`` images are finished, one training from scratch, then pre-labels (score >= 0.5)
+    of the fixed held-out images scored against their ground truth. Prints CPU and wall seconds."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    counts = [int(c) for c in args.curve.split(",")]
+    loader = nuclei_data if args.dataset == "nuclei" else balloon_data
+    print(f"{args.dataset}: model {args.model or 'unet_instances'}, held-out images {args.test_from}..{args.images}, "
+          f"{args.epochs} epochs x {args.iterations_per_epoch} iterations, batch {args.batch_size}, "
+          f"{args.threads} torch thread(s), load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(" finished | AP50 held-out | mask AP | accepted | promoted | train CPU s | train wall s | load avg")
+    for count in counts:
+        with tempfile.TemporaryDirectory() as tmp:
+            path, truth = loader(Path(tmp), args.images)
+            with Project.open(path) as project:
+                for image_id in range(1, count + 1):
+                    finish(project, image_id, truth[image_id])
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            result = run_train(Train(str(path), model=args.model or "unet_instances", epochs=args.epochs,
+                                     device=Device(args.device), batch_size=args.batch_size, seed=args.seed,
+                                     iterations_per_epoch=args.iterations_per_epoch, reprelabel=False))
+            cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+            held_out = set(range(args.test_from, args.images + 1))
+            run_prelabel(Prelabel(str(path), model=str(result.model_version_id), image_ids=tuple(sorted(held_out)),
+                                  device=Device(args.device), score_threshold=0.5))
+            with Project.open(path) as project:
+                _, value, share = quality(project, truth, False, held_out)
+            print(f"  {count:6d}  | {fmt(LAST_AP50[0])}        | {fmt(value)}  | {fmt(share)}   | "
+                  f"{'yes' if result.promoted else 'no ':>3}      | {cpu_s:10.0f}  | {wall_s:11.0f}  | "
+                  f"{os.getloadavg()[0]:.1f}", flush=True)
+    return 0
 
 
 def finish(project: Project, image_id: int, masks: list[Mask]) -> None:
@@ -132,8 +201,14 @@ def fmt(value: float | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", choices=["membrane", "balloon"], default="membrane")
-    parser.add_argument("--model", default="", help="default: unet (membrane), maskrcnn_resnet50_fpn (balloon)")
+    parser.add_argument("--dataset", choices=["membrane", "balloon", "nuclei"], default="membrane")
+    parser.add_argument("--model", default="",
+                        help="default: unet (membrane), maskrcnn_resnet50_fpn (balloon), unet_instances (nuclei, --curve)")
+    parser.add_argument("--curve", default="", metavar="N,N,...",
+                        help="instance AP50 vs finished images: train from scratch once per count (e.g. 5,10,20)")
+    parser.add_argument("--test-from", type=int, default=21, help="--curve: held-out images are TEST_FROM..IMAGES")
+    parser.add_argument("--threads", type=int, default=1, help="--curve: torch threads")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--every", type=int, default=3, help="retrain after this many newly finished images")
     parser.add_argument("--epochs", type=int, default=2)
@@ -142,13 +217,18 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256, help="membrane: crop the slices to this side")
     parser.add_argument("--device", choices=[d.value for d in Device], default="auto")
     args = parser.parse_args()
+    if args.curve:
+        return curve(args)
     semantic = args.dataset == "membrane"
-    model = args.model or ("unet" if semantic else "maskrcnn_resnet50_fpn")
+    model = args.model or {"membrane": "unet", "balloon": "maskrcnn_resnet50_fpn", "nuclei": "unet_instances"}[args.dataset]
 
     with tempfile.TemporaryDirectory() as tmp:
-        path, truth = membrane_data(Path(tmp), args.images, args.size) if semantic else balloon_data(Path(tmp), args.images)
+        loader = {"membrane": lambda f, n: membrane_data(f, n, args.size), "balloon": balloon_data,
+                  "nuclei": nuclei_data}[args.dataset]
+        path, truth = loader(Path(tmp), args.images)
         device = Device(args.device)
-        run_prelabel(Prelabel(str(path), model=model, device=device, score_threshold=0.5))
+        run_prelabel(Prelabel(str(path), model=model, device=device, score_threshold=0.5,
+                              allow_untrained=True))  # row 0: the untrained model, on purpose
         print(f"{args.dataset}: {args.images} images, model {model}, retrain every {args.every} finished images, "
               f"{args.epochs} epochs per round")
         print(" finished | pre-labels on unfinished images  | trigger -> promoted | re-predict | promoted")

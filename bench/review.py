@@ -37,8 +37,8 @@ from pycocotools import mask as mask_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotations.metrics.detection import STAT_NAMES, available_backends  # noqa: E402
-from annotations.metrics.review_core import review_coco  # noqa: E402
+from annotations.metrics.detection import STAT_NAMES, available_backends
+from annotations.metrics.review_core import review_coco
 
 
 def _ellipse_rle(h: int, w: int, cx: float, cy: float, ax: float, ay: float, angle: float) -> dict:
@@ -131,7 +131,7 @@ def main() -> int:
     print(f"pycocotools COCOeval (mAP only)                 : {t_base:7.2f} s   AP={base_stats[0]:.6f}")
     print(f"SegStudio full review (matching + boundary IoU  : {t_ours:7.2f} s   AP={ours_stats[0]:.6f}   "
           f"evaluator={s['evaluator']}")
-    print(f"  + mAP + per-image/class/confusion/PR report)")
+    print("  + mAP + per-image/class/confusion/PR report)")
     print(f"max |stat difference| over the 12 COCO stats    : {diff:.3g}  ({'identical' if diff < 1e-12 else 'DIFFERENT'})")
     print(f"ratio full review / pycocotools mAP             : {t_ours / t_base:.2f}  "
           f"({'meets' if t_ours <= t_base else 'misses'} the <= 1.0 goal)")

@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotations.geometry import Polygon, PolygonPart  # noqa: E402
-from annotations.model import AddAnnotation, Annotation, Category, Image, UpdateAnnotation  # noqa: E402
-from annotations.store import Project  # noqa: E402
+from annotations.geometry import Polygon, PolygonPart
+from annotations.model import AddAnnotation, Annotation, Category, Image, UpdateAnnotation
+from annotations.store import Project
 
 IMAGE_W, IMAGE_H = 1280, 960
 CATEGORIES = [Category(i, f"class{i}", "#%06x" % (i * 0x101010 % 0xFFFFFF)) for i in range(1, 11)]

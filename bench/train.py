@@ -34,14 +34,14 @@ from pycocotools import mask as mask_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotations.geometry import Polygon  # noqa: E402
-from annotations.model import Annotation, Category, Image, ImageStatus  # noqa: E402
-from annotations.store import Project  # noqa: E402
-from engine.data import ImageCache, take_snapshot  # noqa: E402
-from engine.inference import resolve_device  # noqa: E402
-from engine.models.registry import build_model, get_spec  # noqa: E402
-from engine.protocol import Device  # noqa: E402
-from engine.training import Stepper, TrainingData, batch_indices, make_optimizer, seed_everything  # noqa: E402
+from annotations.geometry import Polygon
+from annotations.model import Annotation, Category, Image, ImageStatus
+from annotations.store import Project
+from engine.data import ImageCache, take_snapshot
+from engine.inference import resolve_device
+from engine.models.registry import build_model, get_spec
+from engine.protocol import Device
+from engine.training import Stepper, TrainingData, batch_indices, make_optimizer, seed_everything
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -5,4 +5,4 @@ Each module exposes ``register(subparsers)`` which adds its parser and sets ``fu
 error.
 """
 
-SUBCOMMANDS = ("new", "info", "import", "export", "prelabel", "train", "review")
+SUBCOMMANDS = ("new", "info", "import", "export", "prelabel", "train", "review", "weights", "status", "segment", "repair")

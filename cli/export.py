@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-FORMATS = ("coco", "coco-panoptic", "voc", "cityscapes", "yolo")
+FORMATS = ("coco", "coco-panoptic", "voc", "cityscapes", "yolo",
+           "label-png", "instance-png", "mask-folders", "palette-png", "rle-csv")
 
 
 class ProgressLine:
@@ -49,21 +50,31 @@ class ProgressLine:
             self.stream.flush()
 
 
+class ExportFaultError(RuntimeError):
+    """The export could not be written (disk full); main.py prints it in one line, exit 1."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export the project as a COCO, VOC, Cityscapes or YOLO data set")
     parser.add_argument("project", type=Path, help="a .segproj file")
     parser.add_argument("--format", required=True, choices=FORMATS, dest="format_name")
     parser.add_argument("out", type=Path, help="the data set folder to write (created; must be empty unless --overwrite)")
-    parser.add_argument("--split", default=None, help="NAME=FRACTION[,NAME=FRACTION]: split images, e.g. val=0.2 (the rest is train)")
+    parser.add_argument("--split", default=None,
+                        help="NAME=FRACTION[,NAME=FRACTION]: split images, e.g. val=0.2 (the rest is train)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     parser.add_argument("--only-done", action="store_true", help="export only images marked done or reviewed")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it is not empty")
-    parser.add_argument("--copy-images", action="store_true", help="COCO: copy the images into OUT/images (default: reference them)")
-    parser.add_argument("--predictions", action="store_true", help="COCO: also write the newest model's predictions as a results file")
+    parser.add_argument("--copy-images", action="store_true",
+                        help="COCO: copy the images into OUT/images (default: reference them)")
+    parser.add_argument("--predictions", action="store_true",
+                        help="COCO: also write the newest model's predictions as a results file")
     parser.add_argument("--mapping", default=None,
-                        help="Cityscapes: CLASS=LABEL[,CLASS=LABEL] or a JSON file {class: label} mapping project classes to Cityscapes labels")
+                        help="Cityscapes: CLASS=LABEL[,CLASS=LABEL] or a JSON file {class: label} "
+                             "mapping project classes to Cityscapes labels")
     parser.add_argument("--city", default="segstudio", help="Cityscapes: city name for images without one (no underscores)")
     parser.add_argument("--yolo-task", choices=("segment", "detect"), default="segment", help="YOLO: polygon or box labels")
+    parser.add_argument("--yolo-multipart", choices=("merge", "largest"), default="merge",
+                        help="YOLO: a multi-part shape as one bridged polygon (default) or its largest part")
     parser.add_argument("--workers", type=int, default=1, help="COCO: processes encoding annotations (default 1)")
     parser.set_defaults(func=run)
 
@@ -75,6 +86,8 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
     if not text:
         return None
     path = Path(text)
+    if path.suffix.lower() == ".json" and not path.is_file():
+        raise UsageError(f"--mapping {path}: file not found")
     if path.suffix.lower() == ".json" and path.is_file():
         from annotations.formats.readers import load_json
 
@@ -93,6 +106,8 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
 
 def run(args: argparse.Namespace) -> int:
     from annotations.formats import ExportOptions, export_project, parse_split
+    from annotations.formats.atomic import is_disk_full
+    from annotations.formats.common import guard_target
     from annotations.store import Project
     from cli.errors import UsageError
 
@@ -110,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--mapping is only for --format cityscapes")
     if args.format_name == "yolo":
         format_options["task"] = args.yolo_task
+        format_options["multipart"] = args.yolo_multipart
     progress = ProgressLine(f"exporting {args.format_name}")
     options = ExportOptions(
         split=parse_split(args.split) if args.split else {},
@@ -123,8 +139,18 @@ def run(args: argparse.Namespace) -> int:
     with Project.open(args.project, readonly=True) as project:
         if args.only_done and not any(im.status.is_finished for im in project.images()):
             raise UsageError("no finished images to export; mark images done or drop --only-done")
+        # Every format: never replace a folder holding the project file, its images or its models,
+        # whatever --overwrite says (checked before anything is written).
+        guard_target(project, args.out)
         try:
             report = export_project(project, args.format_name, args.out, options, **format_options)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            raise ExportFaultError(
+                f"{args.out}: the disk is full ({exc.strerror}); the export was abandoned and the target folder was "
+                "left as it was. Free some space and export again"
+            ) from exc
         finally:
             progress.close()
     print(report.summary())

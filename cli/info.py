@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from annotations.store import Project
+from cli.assist_info import assist_lines, assist_summary
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``info`` parser."""
     parser = subparsers.add_parser("info", help="print counts, classes and model versions of a project")
     parser.add_argument("project", type=Path, help="a project file (*.segproj)")
@@ -25,7 +26,8 @@ def project_summary(project: Project) -> dict[str, Any]:
     ``model_versions`` (counts), ``status`` ({status: image count}), ``revision``,
     ``missing_images`` (count of image files not on disk), ``classes`` (per category: id, name,
     color, annotations), ``kinds`` ({box|polygon|mask: annotation count}) and ``versions``
-    (per model version: id, architecture, created, promoted, parent_id, classes, metrics).
+    (per model version: id, architecture, created, promoted, parent_id, classes, metrics) and
+    ``promoted_versions`` ({architecture: id of its newest promoted version}).
     """
     summary: dict[str, Any] = {"path": str(project.path)}
     summary.update(project.counts())
@@ -49,7 +51,18 @@ def project_summary(project: Project) -> dict[str, Any]:
         }
         for v in project.model_versions()
     ]
+    summary["promoted_versions"] = promoted_versions(summary["versions"])
+    summary.update(assist_summary(project))  # model assistance: classes before training, review order
     return summary
+
+
+def promoted_versions(versions: list[dict[str, Any]]) -> dict[str, int]:
+    """Architecture -> id of its newest promoted version (the one pre-label and train use)."""
+    out: dict[str, int] = {}
+    for v in sorted(versions, key=lambda v: v["id"]):
+        if v["promoted"]:
+            out[str(v["architecture"])] = int(v["id"])
+    return out
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -70,10 +83,14 @@ def format_summary(summary: dict[str, Any]) -> str:
     for c in summary["classes"]:
         lines.append(f"  {c['id']:>4}  {c['name']:<{width}}  {c['color']}  {c['annotations']} annotations")
     lines.append(f"model versions {summary['model_versions']}")
+    in_use = summary.get("promoted_versions") or {}
+    lines.append("promoted     " + (", ".join(f"v{vid} ({arch})" for arch, vid in in_use.items())
+                                  if in_use else "none (pre-label and train use the pretrained weights)"))
     for v in summary["versions"]:
         mark = "  (promoted)" if v["promoted"] else ""
         parent = f", from v{v['parent_id']}" if v["parent_id"] else ""
         lines.append(f"  v{v['id']}  {v['architecture']}  {v['created']}{parent}{mark}")
+    lines += assist_lines(summary)
     return "\n".join(lines)
 
 

@@ -1,15 +1,21 @@
-"""``python main.py new PROJECT --images DIR [--labels voc|coco|cityscapes|FILE]``.
+"""``python main.py new PROJECT --images DIR [--labels voc|coco|cityscapes|FILE] [--exclude GLOB]``.
 
 Creates a project file referencing every image under DIR (recursively; png, jpg, jpeg, tif,
-tiff, bmp, webp). Image sizes come from the file headers (no pixel decoding) with the EXIF
-orientation applied; paths are stored relative to the project file.
+tiff, bmp, webp). Folders named like mask or label folders (masks, labels, gt, gtFine,
+annotations, SegmentationClass, ... see DEFAULT_EXCLUDES) are skipped, and so is anything
+matching ``--exclude GLOB`` (a folder name, or a path relative to DIR; repeatable;
+``--no-default-exclude`` keeps the mask folders). What was skipped is printed. Image sizes come
+from the file headers (no pixel decoding) with the EXIF orientation applied; paths are stored
+relative to the project file.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
-from pathlib import Path
+from collections import Counter
+from pathlib import Path, PurePosixPath
 
 from annotations.errors import AnnotationsError, FormatError
 from annotations.model import Category, Image
@@ -19,7 +25,7 @@ from annotations.store.image_files import IMAGE_SUFFIXES, find_image_files, read
 from cli.errors import UsageError
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``new`` parser."""
     parser = subparsers.add_parser(
         "new",
@@ -33,7 +39,35 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         default=None,
         help=f"a label preset ({'|'.join(preset_names())}) or a label file (JSON list or one name per line)",
     )
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="skip folders or files matching GLOB (a folder name like 'masks' or a relative path like "
+                             "'*/masks/*.png'; repeatable)")
+    parser.add_argument("--no-default-exclude", action="store_true",
+                        help=f"also take images in mask/label folders ({', '.join(DEFAULT_EXCLUDES[:6])}, ...)")
     parser.set_defaults(func=run)
+
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    "masks", "mask", "*_masks", "*_mask", "pedmasks", "labels", "label", "*_labels", "gt", "gt_*", "gtfine",
+    "gtcoarse", "groundtruth", "ground_truth", "annotations", "segmentationclass*", "segmentationobject*",
+    "instances", "labelids", "semantic_masks", "train_label", "test_label", "val_label",
+)
+"""Folder names (case-insensitive globs) that hold masks or labels, not images: skipped by ``new``."""
+
+
+def excluded_by(relative: PurePosixPath, patterns: list[str], defaults: bool) -> str | None:
+    """The pattern that excludes the file at ``relative`` (to the images folder), or None.
+    User patterns match the relative path or any folder name; default ones any folder name."""
+    folders = relative.parts[:-1]
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(relative.as_posix(), pattern) or any(fnmatch.fnmatchcase(f, pattern) for f in folders):
+            return pattern
+    if defaults:
+        for folder in folders:
+            for pattern in DEFAULT_EXCLUDES:
+                if fnmatch.fnmatchcase(folder.lower(), pattern):
+                    return folder
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +79,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{project_path}: folder {project_path.absolute().parent} does not exist")
     categories: list[Category] = load_labels(args.labels) if args.labels else []
 
-    files = find_image_files(args.images)
+    found = find_image_files(args.images)
+    files = []
+    skipped_by: Counter[str] = Counter()
+    for path in found:
+        reason = excluded_by(PurePosixPath(path.relative_to(args.images).as_posix()), list(args.exclude),
+                             not args.no_default_exclude)
+        if reason is None:
+            files.append(path)
+        else:
+            skipped_by[reason] += 1
+    if skipped_by:
+        print(f"skipped {sum(skipped_by.values())} image files in excluded folders: "
+              + ", ".join(f"{name} ({n})" for name, n in skipped_by.most_common())
+              + " (--no-default-exclude keeps mask/label folders)")
     if not files:
         raise UsageError(
             f"{args.images}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, recursively)"
@@ -60,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         attributes = {"exif_orientation": info.orientation} if info.orientation != 1 else {}
         images.append(Image(0, str(path.absolute()), info.width, info.height, attributes=attributes))
-    for exc in skipped:
-        print(f"warning: skipped {exc}", file=sys.stderr)
+    for error in skipped:
+        print(f"warning: skipped {error}", file=sys.stderr)
     if not images:
         raise UsageError(f"{args.images}: none of the {len(files)} image files could be read")
 

@@ -12,7 +12,7 @@ from cli.errors import UsageError
 from engine.protocol import Device, Prelabel
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``prelabel`` parser."""
     parser = subparsers.add_parser("prelabel", help="pre-label unfinished images with a model (engine worker)")
     parser.add_argument("project", type=Path, help="a project file (*.segproj)")
@@ -24,6 +24,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help="image ids (space or comma separated); default: every unfinished image")
     parser.add_argument("--score-threshold", type=float, default=0.5, help="drop detections below this score")
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--allow-untrained", action="store_true",
+                        help="testing only: store the output of a network that was never trained (noise)")
     parser.add_argument("--in-process", action="store_true", help="run in this process, without the worker (debugging)")
     parser.set_defaults(func=run)
 
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_project(args.project)
     request = Prelabel(str(args.project.absolute()), model=args.model, image_ids=parse_ids(args.images),
-                       device=Device(args.device), score_threshold=args.score_threshold, batch_size=args.batch_size)
+                       device=Device(args.device), score_threshold=args.score_threshold, batch_size=args.batch_size,
+                       allow_untrained=args.allow_untrained)
     if args.in_process:
         from engine.console import ProgressBar
         from engine.jobs.prelabel import run_prelabel
@@ -71,8 +74,8 @@ def summary_lines(result: Any) -> list[str]:
     """What ``prelabel`` prints for a PrelabelResult: the totals, the finished images skipped,
     and one line per image that failed (``failed_images``: (image id, reason) pairs, when the
     engine reports them)."""
-    lines = [f"pre-labeled {len(result.image_ids)} images with model version {result.model_version_id}: "
-             f"{result.prediction_count} predictions in {result.seconds:.1f} s"]
+    lines = [(f"pre-labeled {len(result.image_ids)} images with model version {result.model_version_id}: "
+              f"{result.prediction_count} predictions in {result.seconds:.1f} s")]
     skipped = getattr(result, "skipped_image_ids", ())
     if skipped:
         lines.append(f"skipped finished images: {', '.join(map(str, skipped))}")

@@ -8,13 +8,15 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from annotations.store import Project
 from cli.errors import UsageError
+from engine.loss_choice import LossKind
 from engine.protocol import Device, Progress, Train
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``train`` parser."""
     parser = subparsers.add_parser("train", help="train a model on the finished images (engine worker)")
     parser.add_argument("project", type=Path, help="a project file (*.segproj)")
@@ -28,6 +30,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--val-fraction", type=float, default=0.2, help="share of finished images held out")
     parser.add_argument("--iterations-per-epoch", type=int, default=0, help="0: one pass (at least the recipe's minimum)")
     parser.add_argument("--lr", type=float, default=0.0, help="learning rate (0: the architecture's default)")
+    parser.add_argument("--loss", choices=[k.value for k in LossKind], default="auto",
+                        help="semantic models' training loss (engine.loss_choice.LossKind); auto: cross-entropy, or "
+                             "cross-entropy + Dice when class pixel counts differ 10x or more (the result says why)")
     parser.add_argument("--weights", type=Path, default=None,
                         help="start from this weight file (loaded with weights_only=True) instead of torchvision's cache")
     parser.add_argument("--no-reprelabel", action="store_true", help="do not re-predict unfinished images after promotion")
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         str(args.project.absolute()), model=args.model, epochs=args.epochs, device=Device(args.device),
         batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
         weights_file=str(args.weights.absolute()) if args.weights else "", reprelabel=not args.no_reprelabel,
-        iterations_per_epoch=args.iterations_per_epoch, learning_rate=args.lr,
+        iterations_per_epoch=args.iterations_per_epoch, learning_rate=args.lr, loss=args.loss,
     )
 
     def epoch_line(event: Progress, bar: ProgressBar) -> None:
@@ -88,19 +93,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = run_with_progress(request, label="train ", on_progress=epoch_line)
     key = result.primary_metric
-    verdict = "promoted" if result.promoted else "not promoted (no improvement)"
+    reason = result.metrics.get("promotion_reason", "")
+    verdict = ("promoted" if result.promoted else "not promoted") + (f" ({reason})" if reason else "")
     print(f"model version {result.model_version_id}: {key} {_fmt(result.metrics.get(key))} vs "
           f"{_fmt(result.baseline_metrics.get(key))} before training; {verdict}; {result.seconds:.1f} s")
+    if result.loss:
+        print(f"loss: {result.loss}")
     if result.prelabel is not None:
         print(f"re-predicted {len(result.prelabel.image_ids)} unfinished images "
               f"({result.prelabel.prediction_count} predictions)")
     if args.json is not None:
         args.json.write_text(json.dumps({
             "model_version_id": result.model_version_id, "promoted": result.promoted, "primary_metric": key,
-            "metrics": result.metrics, "baseline_metrics": result.baseline_metrics, "history": list(result.history),
-            "seconds": result.seconds, "weights_path": result.weights_path,
+            "metrics": _class_names_in(result.metrics, args.project), "baseline_metrics": result.baseline_metrics,
+            "history": list(result.history),
+            "seconds": result.seconds, "weights_path": result.weights_path, "loss": result.loss,
         }, indent=2))
     return 0
+
+
+def _class_names_in(metrics: dict[str, Any], project_path: Path) -> dict[str, Any]:
+    """``metrics`` with ``iou_per_class`` keyed by class name (the engine keys it by category id,
+    as a string; ``background`` stays); ids that are no longer in the project keep their id."""
+    per_class = metrics.get("iou_per_class")
+    if not isinstance(per_class, dict):
+        return metrics
+    with Project.open(project_path, readonly=True) as project:
+        names = {str(category.id): category.name for category in project.categories()}
+    return {**metrics, "iou_per_class": {names.get(key, key): value for key, value in per_class.items()}}
 
 
 def _fmt(value: object) -> str:

@@ -55,6 +55,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry("deeplabv3_mobilenet_v3_large", _S, "DeepLabV3 MobileNetV3-Large"),
     CatalogEntry("lraspp_mobilenet_v3_large", _S, "LR-ASPP MobileNetV3-Large"),
     CatalogEntry("unet", _S, "U-Net (compact, trains from scratch)"),
+    CatalogEntry("unet_instances", _I, "U-Net instances (foreground + boundary, watershed; trains from scratch on a CPU)"),
     CatalogEntry("unet_tiny", _S, "U-Net tiny (8 channels; tests, quick CPU trials)", tiny=True),
     CatalogEntry("maskrcnn_tiny", _I, "Mask R-CNN tiny (MobileNetV3-Small FPN; tests)", tiny=True),
     CatalogEntry("fasterrcnn_tiny", _B, "Faster R-CNN tiny (MobileNetV3-Small FPN; tests)", tiny=True),

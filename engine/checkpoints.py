@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -24,18 +25,18 @@ from engine.models.weights import LoadReport, load_matching
 FORMAT = "segstudio-model/1"
 
 
-def models_dir(project_path: "str | os.PathLike[str]") -> Path:
+def models_dir(project_path: str | os.PathLike[str]) -> Path:
     """The folder holding a project's model files (not created here)."""
     path = Path(project_path).absolute()
     return path.with_name(path.stem + ".models")
 
 
-def relative_to_project(project_path: "str | os.PathLike[str]", path: Path) -> str:
+def relative_to_project(project_path: str | os.PathLike[str], path: Path) -> str:
     """``path`` relative to the project's folder (POSIX), as stored in ``ModelVersion``."""
     return Path(os.path.relpath(path.absolute(), Path(project_path).absolute().parent)).as_posix()
 
 
-def resolve(project_path: "str | os.PathLike[str]", weights_path: str) -> Path:
+def resolve(project_path: str | os.PathLike[str], weights_path: str) -> Path:
     """A stored weights path (relative to the project folder, or absolute) as an absolute path."""
     path = Path(weights_path)
     return path if path.is_absolute() else (Path(project_path).absolute().parent / path)
@@ -76,7 +77,7 @@ class ModelFile:
     class_ids: tuple[int, ...]
     class_labels: tuple[str, ...]
     adapted: bool
-    state_dict: dict
+    state_dict: dict[str, Any]
 
 
 def read_model(path: Path) -> ModelFile:
@@ -85,7 +86,7 @@ def read_model(path: Path) -> ModelFile:
         raise ModelWeightsError(f"{path}: model file not found")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ModelWeightsError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelWeightsError(f"{path}: not a SegStudio model file (format {FORMAT})")

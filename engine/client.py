@@ -15,9 +15,11 @@ most ``max_restarts`` times).
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.queues
 import queue
 import time
-from typing import Any, Callable
+from collections.abc import Callable
 
 from engine.errors import WorkerError
 from engine.policy import RetrainPolicy, RetrainState, retrain_state  # re-exported for the GUI
@@ -28,12 +30,13 @@ from engine.protocol import (
     Failed,
     JobRequest,
     Prelabel,
+    Request,
     Segment,
     Shutdown,
     Train,
     WorkerDied,
 )
-from engine.worker import worker_main
+from engine.worker import worker_main  # torch-free: the worker loads job code and torch by name
 
 __all__ = ["EngineClient", "RetrainPolicy", "RetrainState", "retrain_state"]
 
@@ -48,14 +51,14 @@ class EngineClient:
     thread-safe: use it from one thread (the GUI thread).
     """
 
-    def __init__(self, *, max_restarts: int = 3, worker_env: dict | None = None) -> None:
+    def __init__(self, *, max_restarts: int = 3, worker_env: dict[str, str] | None = None) -> None:
         self.max_restarts = max_restarts
         self.worker_env = dict(worker_env or {})
         self.restarts = 0
         self._context = multiprocessing.get_context("spawn")
-        self._process: Any = None
-        self._requests: Any = None
-        self._events: Any = None
+        self._process: multiprocessing.context.SpawnProcess | None = None
+        self._requests: multiprocessing.queues.Queue[Request] | None = None
+        self._events: multiprocessing.queues.Queue[Event] | None = None
         self._in_flight: dict[str, JobRequest] = {}
         self._pending: list[Event] = []  # events noticed outside poll(), returned by the next poll()
         self._closing = False
@@ -76,7 +79,7 @@ class EngineClient:
         )
         try:
             self._process.start()
-        except Exception as exc:  # noqa: BLE001 - report any start failure the same way
+        except Exception as exc:  # any start failure is reported the same way
             self._process = None
             raise WorkerError(f"cannot start the engine worker: {exc}") from exc
 
@@ -109,7 +112,8 @@ class EngineClient:
             return
         if process.is_alive():
             try:
-                self._requests.put(Shutdown())
+                if self._requests is not None:
+                    self._requests.put(Shutdown())
             except (OSError, ValueError):
                 pass
             process.join(timeout)
@@ -134,7 +138,7 @@ class EngineClient:
                 pass
         self._requests = self._events = None
 
-    def __enter__(self) -> "EngineClient":
+    def __enter__(self) -> EngineClient:
         self.start()
         return self
 
@@ -145,7 +149,7 @@ class EngineClient:
         try:
             if self._process is not None and self._process.is_alive():
                 self._process.kill()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - best-effort kill at interpreter exit: nothing may escape __del__
             pass
 
     # ----------------------------------------------------------------- requests
@@ -162,8 +166,11 @@ class EngineClient:
             self._pending.extend(self._collect_and_check())
         if not self.is_alive():
             self.start()
+        requests = self._requests
+        if requests is None:  # start() always makes the queues; a broken start raised already
+            raise WorkerError("the engine worker has no request queue")
         self._in_flight[request.job_id] = request
-        self._requests.put(request)
+        requests.put(request)
         return request.job_id
 
     def cancel(self, job_id: str) -> None:
@@ -208,6 +215,8 @@ class EngineClient:
         return events
 
     def _get(self, timeout: float) -> Event | None:
+        if self._events is None:  # closed: nothing more to read
+            return None
         try:
             if timeout <= 0:
                 return self._events.get_nowait()
@@ -227,7 +236,7 @@ class EngineClient:
             drained.append(event)
 
     def _handle_death(self) -> list[Event]:
-        exit_code = self._process.exitcode
+        exit_code = None if self._process is None else self._process.exitcode
         lost = list(self._in_flight.values())
         self._in_flight.clear()
         self._close_queues()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from engine.errors import EngineError, EngineInputError
 from engine.protocol import Cancelled, Event, Failed, JobRequest, Progress, Started, Succeeded, WorkerDied

@@ -8,9 +8,9 @@ keep working while the model trains; its annotation revision is recorded in the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def semantic_target(item: SnapshotImage, class_index: dict[int, int]) -> np.ndar
     height, width = item.image.size_hw
     labels = np.zeros((height, width), np.uint8)
     for shape in item.shapes:
-        index = class_index.get(shape.category_id)
+        index = 255 if shape.iscrowd else class_index.get(shape.category_id)  # crowds/ignore regions: void (loss ignore_index)
         if index is None:
             continue
         labels[rle.decode(to_mask(shape.geometry, (height, width)))] = index

@@ -26,3 +26,8 @@ class ModelWeightsError(EngineInputError):
 
 class WorkerError(EngineError):
     """The worker process could not be started or talked to."""
+
+
+class WeightsFetchError(EngineInputError):
+    """A weight file could not be fetched into the cache (unknown name, HTTP error, truncated
+    body, hash mismatch, cancel); the cache is left as it was."""

@@ -10,7 +10,9 @@ count as an improvement.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,10 +20,11 @@ import torch
 from annotations.geometry import rle, to_box, to_mask
 from annotations.metrics.detection import coco_map
 from annotations.metrics.semantic import confusion_matrix, semantic_metrics
+from engine.catalog import OutputKind
 from engine.data import ImageCache, SnapshotImage, semantic_target
 from engine.inference import ImagePrediction, predict, prepare_for_inference
 from engine.jobs.context import IsCancelled, check_cancelled, never_cancelled
-from engine.models.registry import BuiltModel, OutputKind
+from engine.models.registry import BuiltModel
 
 
 def primary_metric(output: OutputKind) -> str:
@@ -41,6 +44,53 @@ def is_better(new: dict[str, Any], old: dict[str, Any] | None, key: str, min_del
         return False
     previous = None if old is None else old.get(key)
     return previous is None or value > previous + min_delta
+
+
+MIN_VAL_IMAGES = 1
+"""Fewer validation images than this never promote (1: the split always holds one out; raise it
+for projects with many finished images)."""
+MIN_GAIN = 0.02
+"""The smallest absolute gain of the primary metric (0..1 scale) that counts as real; COCO mAP
+of an untrained network wobbles by ~0.001 between checkpoints, so 0.0005 vs 0.0 is noise."""
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Whether a trained model replaces the one it was compared with, and why, in words."""
+
+    promoted: bool
+    reason: str
+
+
+def promotion_decision(new: dict[str, Any], baseline: dict[str, Any] | None, key: str, *,
+                       min_val_images: int = MIN_VAL_IMAGES, min_gain: float = MIN_GAIN) -> PromotionDecision:
+    """Promote only on a real validation gain: the primary metric ``key`` is defined, the
+    validation set has at least ``min_val_images`` images, and the metric beats the baseline's
+    (an undefined baseline counts as 0) by at least ``min_gain`` (absolute, metric units)."""
+    value = new.get(key)
+    if value is None:
+        return PromotionDecision(False, f"{key} is undefined on the validation images (no ground truth to score)")
+    n_val = int(new.get("val_images", 0) or 0)
+    if n_val < min_val_images:
+        return PromotionDecision(False, f"only {n_val} validation image(s); at least {min_val_images} are needed to "
+                                        "tell a real gain from luck (finish more images)")
+    previous = None if baseline is None else baseline.get(key)
+    before = float(previous) if isinstance(previous, (int, float)) else 0.0
+    gain = float(value) - before
+    if gain < min_gain:
+        return PromotionDecision(False, f"{key} {value:.4f} vs {before:.4f} before: gain {gain:+.4f} is below the "
+                                        f"minimum {min_gain:.2f} on {n_val} validation images")
+    return PromotionDecision(True, f"{key} {value:.4f} vs {before:.4f} before: gain {gain:+.4f} >= {min_gain:.2f} "
+                                   f"on {n_val} validation images")
+
+
+def epoch_rank(val: dict[str, Any], key: str, train_loss: float) -> tuple[float, float, float]:
+    """Sort key of an epoch (higher is better): the primary metric, then a finer metric (AP50,
+    pixel accuracy) for ties such as an all-zero mAP, then the lower training loss."""
+    secondary = {"segm_map": "segm_map50", "bbox_map": "bbox_map50", "miou": "pixel_accuracy"}.get(key, key)
+    primary, finer = val.get(key), val.get(secondary)
+    return (float(primary) if primary is not None else -1.0, float(finer) if finer is not None else -1.0,
+            -float(train_loss))
 
 
 def evaluate(
@@ -73,6 +123,7 @@ def _semantic(items: Sequence[SnapshotImage], predictions: Sequence[ImagePredict
               class_index: dict[int, int], num_classes: int) -> dict[str, Any]:
     cm = np.zeros((num_classes, num_classes), np.int64)
     for item, pred in zip(items, predictions):
+        assert pred.label_map is not None  # semantic predictions carry a label map
         cm += confusion_matrix(semantic_target(item, class_index), pred.label_map, num_classes, ignore_index=255)
     m = semantic_metrics(cm, ["background", *map(str, class_ids)])
     return {
@@ -86,7 +137,9 @@ def _semantic(items: Sequence[SnapshotImage], predictions: Sequence[ImagePredict
 
 def _coco(items: Sequence[SnapshotImage], predictions: Sequence[ImagePrediction], class_index: dict[int, int],
           n_classes: int, *, with_masks: bool) -> dict[str, Any]:
-    images, annotations, results = [], [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     for item in items:
         height, width = item.image.size_hw
         images.append({"id": item.image.id, "width": width, "height": height})

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import torch
 
+from annotations.errors import ImageFileError
+from annotations.imageio import decode
 from engine.errors import EngineInputError
 from engine.intensity import display_rgb
-
-_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH  # applies the EXIF orientation, keeps 16-bit/float
 
 
 def read_rgb(path: Path, *, size_hw: tuple[int, int] | None = None, image_id: int | None = None) -> np.ndarray:
@@ -31,15 +31,18 @@ def read_rgb(path: Path, *, size_hw: tuple[int, int] | None = None, image_id: in
     if not path.is_file():
         raise EngineInputError(f"{label}: file not found")
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile + imdecode: non-ASCII paths work
-    except OSError as exc:
-        raise EngineInputError(f"{label}: cannot read the file ({exc.strerror or exc})") from exc
-    bgr = cv2.imdecode(data, _FLAGS) if data.size else None
-    if bgr is None and data.size:  # e.g. a float gray TIFF, which OpenCV will not widen to colour
-        bgr = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
-    if bgr is None or bgr.size == 0:
-        raise EngineInputError(f"{label}: not a readable image")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.dtype == np.uint8 and bgr.ndim == 3 else display_rgb(bgr)
+        decoded = decode(path)  # the one image opener: pixel budget, EXIF orientation, errors named
+        bgr = decoded.array
+        if not decoded.bgr and bgr.ndim == 3 and bgr.shape[2] >= 3:  # Pillow fallback: R, G, B order
+            bgr = np.ascontiguousarray(bgr[:, :, [2, 1, 0, *range(3, bgr.shape[2])]])
+    except ImageFileError as exc:
+        raise EngineInputError(f"{label}: not a readable image ({exc})") from exc
+    except (cv2.error, MemoryError) as exc:
+        raise EngineInputError(f"{label}: cannot decode ({type(exc).__name__}: {exc})") from exc
+    try:
+        rgb = display_rgb(bgr)  # gray/colour/alpha, any depth -> (H, W, 3) uint8 RGB as the GUI shows it
+    except (cv2.error, ValueError, MemoryError) as exc:
+        raise EngineInputError(f"{label}: cannot convert to RGB ({type(exc).__name__}: {exc})") from exc
     if size_hw is not None and rgb.shape[:2] != tuple(size_hw):
         raise EngineInputError(
             f"{label}: file is {rgb.shape[1]}x{rgb.shape[0]} (width x height) but the project records "

@@ -7,8 +7,8 @@ compressed RLE :class:`Mask` at full image size, semantic output as a label map.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from engine.models.registry import BuiltModel, ModelSpec
 from engine.protocol import Device
 
 
-def resolve_device(device: "Device | str") -> torch.device:
+def resolve_device(device: Device | str) -> torch.device:
     """``auto`` -> CUDA when present, else CPU. Asking for CUDA without it is an input error."""
     value = Device(device).value if not isinstance(device, Device) else device.value
     if value == "auto":
@@ -32,7 +32,7 @@ def resolve_device(device: "Device | str") -> torch.device:
     return torch.device(value)
 
 
-def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager[object]:
     """bf16 autocast on CUDA (fp16 where bf16 is missing); nothing on CPU."""
     if not enabled or device.type != "cuda":
         return contextlib.nullcontext()
@@ -63,13 +63,19 @@ class ImagePrediction:
     """Model output for one image of size ``size_hw`` (height, width).
 
     ``label_map``: semantic models, (H, W) class indices (0 = background);
-    ``class_scores``: semantic models, mean winning probability per predicted class index.
+    ``class_scores``: semantic models, mean winning probability per predicted class index;
+    ``uncertain_fraction``: semantic models, share of pixels whose two most likely classes are
+    within ``UNCERTAIN_MARGIN`` of each other (the low-confidence area).
     """
 
     size_hw: tuple[int, int]
     detections: list[Detection] = field(default_factory=list)
     label_map: np.ndarray | None = None
     class_scores: dict[int, float] = field(default_factory=dict)
+    uncertain_fraction: float | None = None
+
+
+UNCERTAIN_MARGIN = 0.25
 
 
 def encode_masks(masks_nhw: np.ndarray) -> list[Mask]:
@@ -93,9 +99,10 @@ def semantic_logits(built: BuiltModel, batch: torch.Tensor) -> torch.Tensor:
     out = built.module(normalize(built.spec, batch))
     if isinstance(out, dict):
         out = out["out"]
-    if out.shape[-2:] != batch.shape[-2:]:
-        out = F.interpolate(out, size=batch.shape[-2:], mode="bilinear", align_corners=False)
-    return out
+    logits: torch.Tensor = out
+    if logits.shape[-2:] != batch.shape[-2:]:
+        logits = F.interpolate(logits, size=batch.shape[-2:], mode="bilinear", align_corners=False)
+    return logits
 
 
 def _same_size_groups(images: Sequence[np.ndarray]) -> Iterator[list[int]]:
@@ -178,6 +185,8 @@ def _predict_semantic(built: BuiltModel, images: Sequence[np.ndarray], device: t
             logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
         probs = logits.softmax(dim=1)
         best, label_map = probs.max(dim=1)
+        top2 = probs.topk(2, dim=1).values if probs.shape[1] > 1 else None
+        uncertain = ((top2[:, 0] - top2[:, 1]) < UNCERTAIN_MARGIN).float().mean(dim=(1, 2)) if top2 is not None else None
         for j, i in enumerate(group):
             labels_np = label_map[j].to(torch.uint8 if built.num_classes < 256 else torch.int32).cpu().numpy()
             scores: dict[int, float] = {}
@@ -185,7 +194,8 @@ def _predict_semantic(built: BuiltModel, images: Sequence[np.ndarray], device: t
                 if c == 0:
                     continue
                 scores[int(c)] = float(best[j][label_map[j] == c].mean())
-            results[i] = ImagePrediction((int(height), int(width)), [], labels_np, scores)
+            results[i] = ImagePrediction((int(height), int(width)), [], labels_np, scores,
+                                         float(uncertain[j]) if uncertain is not None else None)
     return [r for r in results if r is not None]
 
 

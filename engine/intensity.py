@@ -14,6 +14,7 @@ import numpy as np
 
 from annotations.intensity import stretch_to_uint8
 
+
 def display_rgb(decoded: np.ndarray) -> np.ndarray:
     """A decoded OpenCV array, upright, any depth: (H, W) gray or (H, W, C) B,G,R[,A] ->
     (H, W, 3) uint8 RGB as the GUI shows it. Gray (one channel, or three equal ones) is stretched

@@ -8,6 +8,10 @@ flight, and not sooner than ``cooldown_s`` after the previous trigger.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from annotations.store import Project
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class RetrainPolicy:
 
 
 def retrain_state(
-    project: object,
+    project: Project,
     architecture: str = "",
     *,
     training_in_flight: bool = False,
@@ -77,10 +81,10 @@ def retrain_state(
     """Read a :class:`RetrainState` from an open ``annotations.store.Project``: its finished
     images, and the images the newest version (of ``architecture``, if given) was trained on."""
     finished = frozenset(
-        image.id for image in project.images() if image.status.is_finished  # type: ignore[attr-defined]
+        image.id for image in project.images() if image.status.is_finished
     )
     versions = [
-        v for v in project.model_versions()  # type: ignore[attr-defined]
+        v for v in project.model_versions()
         if (not architecture or v.architecture == architecture) and v.trained_on.get("image_ids")
     ]
     trained = frozenset(int(i) for i in versions[-1].trained_on["image_ids"]) if versions else frozenset()

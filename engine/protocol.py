@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union
+from typing import Any
 
 
 def new_job_id() -> str:
@@ -25,9 +25,10 @@ class Device(str, Enum):
 
 
 class SegmentMethod(str, Enum):
-    AUTO = "auto"  # the project's trained model when one suits it, else GrabCut
+    AUTO = "auto"  # SAM when its weights are present, else the project's trained model when one suits it, else GrabCut
     GRABCUT = "grabcut"
     MODEL = "model"
+    SAM = "sam"  # a SAM-family model (engine.sam); needs its weight file (main.py weights fetch NAME)
 
 
 # ---------------------------------------------------------------------------- requests
@@ -46,6 +47,7 @@ class Prelabel:
     device: Device = Device.AUTO
     score_threshold: float = 0.5
     batch_size: int = 4
+    allow_untrained: bool = False  # testing only: let an untrained (random-weight) network store pre-labels
     job_id: str = field(default_factory=new_job_id)
 
 
@@ -65,6 +67,7 @@ class Train:
     reprelabel: bool = True  # after promotion, re-predict unfinished images
     iterations_per_epoch: int = 0  # 0: one pass over the training images (at least the recipe's minimum)
     learning_rate: float = 0.0  # 0: the architecture's recipe default
+    loss: str = "auto"  # semantic models: an engine.loss_choice.LossKind value ("auto", "ce", "weighted-ce", ...)
     job_id: str = field(default_factory=new_job_id)
 
 
@@ -81,6 +84,11 @@ class Segment:
     positive_points: tuple[tuple[float, float], ...] = ()
     negative_points: tuple[tuple[float, float], ...] = ()
     method: SegmentMethod = SegmentMethod.AUTO
+    sam_model: str = ""  # an engine.sam.catalog name; "" = the default (sam2.1_hiera_tiny)
+    sam_weights_file: str = ""  # a user-picked SAM checkpoint instead of the weights cache
+    refine: bool = True  # SAM: the previous answer on this image is a prompt too when this prompt extends it
+    prepare_only: bool = False  # no prompt: compute (cache) the SAM embedding of image_id, then of prefetch_image_ids
+    prefetch_image_ids: tuple[int, ...] = ()  # images whose embeddings to compute after answering (the next image)
     job_id: str = field(default_factory=new_job_id)
 
 
@@ -96,8 +104,8 @@ class Shutdown:
     """Stop the worker after the job in flight (which is cancelled)."""
 
 
-Request = Union[Prelabel, Train, Segment, Cancel, Shutdown]
-JobRequest = Union[Prelabel, Train, Segment]
+Request = Prelabel | Train | Segment | Cancel | Shutdown
+JobRequest = Prelabel | Train | Segment
 
 _JOB_KINDS: dict[type, str] = {Prelabel: "prelabel", Train: "train", Segment: "segment"}
 
@@ -138,7 +146,8 @@ class TrainResult:
     seconds: float = 0.0
     weights_path: str = ""  # the new version's weight file, relative to the project folder
     primary_metric: str = ""  # the key of ``metrics`` that decided promotion (e.g. "miou")
-    prelabel: "PrelabelResult | None" = None  # the re-prediction of unfinished images after promotion
+    prelabel: PrelabelResult | None = None  # the re-prediction of unfinished images after promotion
+    loss: str = ""  # the training loss used and why, e.g. "ce+dice (auto: classes very unbalanced: ...)"
 
 
 @dataclass(frozen=True)
@@ -146,9 +155,13 @@ class SegmentResult:
     """A mask as compressed COCO RLE at full image size: ``size`` (height, width), ``counts``."""
 
     size: tuple[int, int]
-    counts: bytes
+    counts: bytes  # empty for a prepare_only request
     method: SegmentMethod
     milliseconds: float
+    alternatives: tuple[bytes, ...] = ()  # SAM's other candidates (RLE counts, same size), next best first
+    scores: tuple[float, ...] = ()  # SAM's predicted IoU of counts, then of each alternative
+    embedding_ms: float = 0.0  # time spent computing an image embedding for this answer (0: cached)
+    model: str = ""  # the SAM model that answered (method SAM), e.g. "sam2.1_hiera_tiny"
 
 
 # ---------------------------------------------------------------------------- events
@@ -199,5 +212,5 @@ class WorkerDied:
     restarted: bool
 
 
-Event = Union[Started, Progress, Succeeded, Failed, Cancelled, WorkerDied]
+Event = Started | Progress | Succeeded | Failed | Cancelled | WorkerDied
 TERMINAL_EVENTS = (Succeeded, Failed, Cancelled)

@@ -8,8 +8,9 @@ loaded in this process (no loader workers), so a seeded run reproduces on the sa
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -17,8 +18,9 @@ import torch.nn.functional as F
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from engine.data import ImageCache, SnapshotImage, detection_target, semantic_target
+from engine.data import DetectionTarget, ImageCache, SnapshotImage, detection_target, semantic_target
 from engine.inference import autocast, semantic_logits
+from engine.losses import SemanticCriterion
 from engine.models.registry import BuiltModel, TrainRecipe
 
 VOID = 255
@@ -73,12 +75,12 @@ class TrainingData:
         self.cache = cache
         self.transform = detection_transforms(recipe) if self.output.is_detection else semantic_transforms(recipe)
         self.input_size = _detector_input_size(built) if self.output.is_detection else None
-        self._prepared: dict[int, tuple[np.ndarray, object]] = {}
+        self._prepared: dict[int, tuple[np.ndarray, DetectionTarget | np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def _prepare(self, item: SnapshotImage) -> tuple[np.ndarray, object]:
+    def _prepare(self, item: SnapshotImage) -> tuple[np.ndarray, DetectionTarget | np.ndarray]:
         """The image and its target, computed once. Detectors get them downscaled to the size
         the model resizes its input to anyway (so augmentation and copies work on fewer pixels)."""
         prepared = self._prepared.get(item.image.id)
@@ -99,9 +101,10 @@ class TrainingData:
     def sample(self, index: int) -> Sample:
         """Item ``index`` augmented (uses torch's global generator)."""
         item = self.items[index]
-        rgb, target = self._prepare(item)
+        rgb, prepared_target = self._prepare(item)
         image = tv_tensors.Image(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1))
         if self.output.is_detection:
+            target = cast(DetectionTarget, prepared_target)  # _prepare gives detectors a DetectionTarget
             size_hw = tuple(rgb.shape[:2])
             t = {
                 "boxes": tv_tensors.BoundingBoxes(torch.from_numpy(target.boxes_xyxy), format="XYXY", canvas_size=size_hw),
@@ -114,7 +117,8 @@ class TrainingData:
             if "masks" in t:
                 out["masks"] = t["masks"].as_subclass(torch.Tensor)
             return Sample(image.as_subclass(torch.Tensor).float().div_(255.0), out)
-        mask = tv_tensors.Mask(torch.from_numpy(target))
+        label_map = cast(np.ndarray, prepared_target)  # semantic models: an (H, W) label map
+        mask = tv_tensors.Mask(torch.from_numpy(label_map))
         image, mask = self.transform(image, mask)
         return Sample(image.as_subclass(torch.Tensor).float().div_(255.0), mask.as_subclass(torch.Tensor).long())
 
@@ -136,11 +140,9 @@ def _downscale(size_hw: tuple[int, int], input_size: tuple[int, int] | None) -> 
     return min(1.0, input_size[0] / short, input_size[1] / long_)
 
 
-def _rescale(rgb: np.ndarray, target: "object", scale: float) -> tuple[np.ndarray, "object"]:
+def _rescale(rgb: np.ndarray, target: DetectionTarget, scale: float) -> tuple[np.ndarray, DetectionTarget]:
     """Resize an image (area interpolation) and its detection target (boxes, masks) by ``scale``."""
     import cv2
-
-    from engine.data import DetectionTarget
 
     height, width = rgb.shape[:2]
     size_wh = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
@@ -194,21 +196,25 @@ def make_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def loss_of(built: BuiltModel, samples: Sequence[Sample], device: torch.device, amp: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
-    """The training loss of a batch (model in train mode) and its parts as floats."""
+def loss_of(built: BuiltModel, samples: Sequence[Sample], device: torch.device, amp: bool = True,
+            criterion: SemanticCriterion | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The training loss of a batch (model in train mode) and its parts as floats; semantic
+    models use ``criterion`` (engine.losses) when given, plain cross-entropy otherwise."""
     if built.spec.output.is_detection:
         images = [s.image.to(device, non_blocking=True) for s in samples]
-        targets = [{k: v.to(device, non_blocking=True) for k, v in s.target.items()} for s in samples]  # type: ignore[union-attr]
+        targets = [{k: v.to(device, non_blocking=True) for k, v in s.target.items()} for s in samples]  # type: ignore[union-attr]  # detectors' Sample.target is a dict
         with autocast(device, amp):
             parts = built.module(images, targets)
         loss = sum(parts.values())
         return loss, {k: float(v.detach()) for k, v in parts.items()}
-    images = torch.stack([s.image for s in samples]).to(device, non_blocking=True)
-    labels = torch.stack([s.target for s in samples]).to(device, non_blocking=True)  # type: ignore[misc]
+    image_batch = torch.stack([s.image for s in samples]).to(device, non_blocking=True)
+    labels = torch.stack([s.target for s in samples]).to(device, non_blocking=True)  # type: ignore[misc]  # semantic: a tensor
     if device.type == "cuda":
-        images = images.contiguous(memory_format=torch.channels_last)
+        image_batch = image_batch.contiguous(memory_format=torch.channels_last)
     with autocast(device, amp):
-        logits = semantic_logits(built, images)
+        logits = semantic_logits(built, image_batch)
+    if criterion is not None:
+        return criterion(logits.float(), labels)
     loss = F.cross_entropy(logits.float(), labels, ignore_index=VOID)
     return loss, {"loss_ce": float(loss.detach())}
 
@@ -218,19 +224,20 @@ class Stepper:
 
     def __init__(self, built: BuiltModel, optimizer: torch.optim.Optimizer,
                  schedule: torch.optim.lr_scheduler.LRScheduler | None, device: torch.device, amp: bool = True,
-                 clip_norm: float = 10.0) -> None:
+                 clip_norm: float = 10.0, criterion: SemanticCriterion | None = None) -> None:
         self.built, self.optimizer, self.schedule, self.device = built, optimizer, schedule, device
+        self.criterion = criterion  # semantic models: the loss from engine.losses (None: cross-entropy)
         self.amp = amp and device.type == "cuda"
         fp16 = self.amp and not torch.cuda.is_bf16_supported()
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.clip_norm = clip_norm
 
     def step(self, samples: Sequence[Sample]) -> tuple[float, dict[str, float]]:
-        loss, parts = loss_of(self.built, samples, self.device, self.amp)
+        loss, parts = loss_of(self.built, samples, self.device, self.amp, self.criterion)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss is {float(loss)}; try a lower learning rate")
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_([p for p in self.built.module.parameters() if p.requires_grad], self.clip_norm)
         self.scaler.step(self.optimizer)

@@ -24,7 +24,7 @@ from engine.errors import EngineInputError
 from engine.models.registry import BuiltModel, build_model, default_architecture, expected_source, get_spec
 
 _CACHE_SIZE = 2
-_cache: "OrderedDict[tuple[str, float, str], BuiltModel]" = OrderedDict()
+_cache: OrderedDict[tuple[str, float, str], BuiltModel] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -36,7 +36,7 @@ def project_classes(project: Project) -> tuple[tuple[int, ...], list[str]]:
     return tuple(c.id for c in categories), [c.name for c in categories]
 
 
-def new_weights_path(project_path: "str | os.PathLike[str]", architecture: str, tag: str) -> Path:
+def new_weights_path(project_path: str | os.PathLike[str], architecture: str, tag: str) -> Path:
     """A fresh file name under the project's models folder."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
     return checkpoints.models_dir(project_path) / f"{architecture}-{safe}-{uuid.uuid4().hex[:8]}.pt"
@@ -69,37 +69,126 @@ def initial_version(project: Project, architecture: str, *, weights_file: str = 
         raise
 
 
-def resolve_version(project: Project, model: str) -> ModelVersion:
+def is_untrained(version: ModelVersion) -> bool:
+    """Whether a version is a network that never learned the task: trained on no image and
+    started from random weights or from an ImageNet backbone only."""
+    init = str(version.trained_on.get("init", ""))
+    return not version.trained_on.get("image_ids") and (init == "random" or init.startswith("backbone:"))
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("_", " ").replace("-", " ")
+
+
+def known_classes(architecture: str, class_names: list[str]) -> list[str]:
+    """The project class names that ``architecture``'s pretrained weights (on disk or not)
+    already know by name, e.g. "person" and "dog" for COCO weights: the classes it can propose
+    before any training."""
+    from engine.models.weights import weight_categories
+
+    spec = get_spec(architecture)
+    if not spec.weights:
+        return []
+    known = {_normalise(c) for c in weight_categories(spec.weights) if c and c != "N/A"}
+    known.discard(_normalise("__background__"))
+    return [name for name in class_names if _normalise(name) in known]
+
+
+def zero_shot_architecture(class_names: list[str], *, prefer: str = "") -> tuple[str, list[str]] | None:
+    """A registry architecture whose pretrained torchvision weights are on disk and know some of
+    ``class_names`` by name: (architecture, the classes it knows); ``prefer`` first, then the
+    architecture knowing the most classes (instance masks before boxes). None when there is none."""
+    from engine.models.registry import names
+
+    best: tuple[int, int, str, list[str]] | None = None
+    for name in names(include_tiny=False):
+        if not expected_source(name).startswith("torchvision:"):
+            continue
+        classes = known_classes(name, class_names)
+        if not classes:
+            continue
+        score = (1 if name == prefer else 0, len(classes))
+        if best is None or score > best[:2]:
+            best = (score[0], score[1], name, classes)
+    return None if best is None else (best[2], best[3])
+
+
+def _describe(version: ModelVersion) -> str:
+    """"version 3 (unet, trained on 8 images; miou 0.41 vs 0.40 before; not promoted: ...)"."""
+    images = len(version.trained_on.get("image_ids") or [])
+    key = str(version.metrics.get("primary", ""))
+    parts = [f"{version.architecture}, trained on {images} images" if images else version.architecture]
+    baseline = version.metrics.get("baseline")
+    if key and isinstance(version.metrics.get(key), (int, float)):
+        before = baseline.get(key) if isinstance(baseline, dict) else None
+        parts.append(f"{key} {version.metrics[key]:.3f}" + (f" vs {before:.3f} before" if isinstance(before, (int, float))
+                                                            else ""))
+    why = version.metrics.get("promotion_reason")
+    parts.append(("promoted" if version.promoted else "not promoted") + (f": {why}" if why else ""))
+    return f"version {version.id} ({'; '.join(parts)})"
+
+
+def untrained_refusal(project: Project, architecture: str, what: str) -> EngineInputError:
+    """The error for pre-labeling with an untrained network: names the versions that exist and
+    how to use one (``--model N``), how to train, and how to fetch pretrained weights."""
+    trained = [v for v in project.model_versions() if not is_untrained(v) and v.weights_path]
+    lines = [f"{project.path}: {what}; an untrained network proposes noise, so nothing was pre-labeled."]
+    if trained:
+        newest = trained[-1]
+        lines.append(f"  {_describe(newest)} exists: pre-label with it anyway with --model {newest.id}")
+    lines.append(f"  train one on the finished images: main.py train {project.path.name}"
+                 + (f" --model {architecture}" if architecture else ""))
+    spec = get_spec(architecture) if architecture else None
+    if spec is not None and spec.weights:
+        lines.append(f"  or fetch its pretrained weights: main.py weights fetch {architecture}")
+    else:
+        lines.append("  or fetch pretrained COCO weights when your class names are COCO's: main.py weights list")
+    lines.append("  (tests only: --allow-untrained stores an untrained network's output)")
+    return EngineInputError("\n".join(lines))
+
+
+def resolve_version(project: Project, model: str, *, allow_untrained: bool = False) -> ModelVersion:
     """The version a pre-label (or segment) job uses.
 
-    ``model`` empty: the newest promoted version, else the default architecture when its
-    pretrained torchvision weights are on disk (an :class:`EngineInputError` otherwise);
-    digits: that version id; a registry name: its newest promoted version, else its initial one.
+    ``model`` empty: the newest promoted version; else, when pretrained weights on disk know
+    some project classes by name (COCO's "person", VOC's "dog"), the initial version of that
+    architecture (day-one pre-labels); else an :class:`EngineInputError` naming the versions that
+    exist and how to use them. Digits: that version id. A registry name: its newest promoted
+    version, else its initial one. A network that never learned (random or backbone-only
+    weights, no training) is refused unless ``allow_untrained`` (tests).
     """
     model = model.strip()
     if not model:
         current = project.current_model_version()
         if current is not None:
             return current
-        architecture = default_architecture(project.categories())
-        if not expected_source(architecture).startswith("torchvision:"):
-            # An untrained network proposes noise: refuse rather than store useless pre-labels.
-            raise EngineInputError(
-                f"{project.path}: no trained model yet and no pretrained {architecture} weights on disk; "
-                "finish a few images and train one (main.py train), or name a model (--model NAME) "
-                "whose torchvision weights are in the torch hub cache, or a weight file"
-            )
-        return initial_version(project, architecture)
+        _, names = project_classes(project)
+        default = default_architecture(project.categories())
+        choice = zero_shot_architecture(names, prefer=default)
+        if choice is not None:
+            return initial_version(project, choice[0])
+        raise untrained_refusal(project, default, "no promoted model yet and no pretrained weights on disk that "
+                                                  f"know any of the classes {', '.join(names)}")
     if model.isdigit():
         try:
-            return project.get_model_version(int(model))
+            version = project.get_model_version(int(model))
         except NotFoundError as exc:
             raise EngineInputError(str(exc)) from exc
+        if is_untrained(version) and not allow_untrained:
+            raise untrained_refusal(project, version.architecture,
+                                    f"model version {version.id} ({version.architecture}) was never trained")
+        return version
     spec = get_spec(model)
-    return project.current_model_version(spec.name) or initial_version(project, spec.name)
+    current = project.current_model_version(spec.name)
+    if current is not None:
+        return current
+    if not allow_untrained and not expected_source(spec.name).startswith("torchvision:"):
+        raise untrained_refusal(project, spec.name, f"{spec.name} has no promoted version in this project and no "
+                                                    "pretrained weights on disk")
+    return initial_version(project, spec.name)
 
 
-def load_version(project_path: "str | os.PathLike[str]", version: ModelVersion, device: torch.device) -> BuiltModel:
+def load_version(project_path: str | os.PathLike[str], version: ModelVersion, device: torch.device) -> BuiltModel:
     """The version's model on ``device`` (cached: the last two loaded stay in memory)."""
     if not version.weights_path:
         raise EngineInputError(f"model version {version.id} has no weight file")

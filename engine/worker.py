@@ -6,7 +6,8 @@ loaded in the worker process only.
 
 Threads inside the worker:
 
-* the **listener** reads the request queue: ``Segment`` requests go to the interactive lane,
+* the **listener** reads the request queue: ``Segment`` requests and one-image ``Prelabel``
+  requests (the annotator's "This image") go to the interactive lane,
   other job requests to the batch lane, ``Cancel`` sets the cancel token of the job (queued or
   running), ``Shutdown`` cancels everything and stops both lanes. It also notices a dead parent
   and stops the worker.
@@ -17,34 +18,89 @@ Threads inside the worker:
 
 Every job emits ``Started``, ``Progress``..., then exactly one of ``Succeeded``, ``Failed``,
 ``Cancelled``.
+
+**No static import chain from here to torch** (checked by the ``engine-gateway-no-torch`` and
+``app-no-torch`` contracts in ``pyproject.toml``): the client imports this module for
+:func:`worker_main`, and the GUI imports the client. The job code (:data:`JOBS_MODULE`) and torch
+(:data:`TORCH_MODULE`) are loaded *by name* with :func:`importlib.import_module`, in the worker
+process only.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from engine.errors import EngineInputError, JobCancelled
 from engine.protocol import (
     Cancel,
     Cancelled,
+    Event,
     Failed,
     JobRequest,
     Prelabel,
     Progress,
+    Request,
     Segment,
     Shutdown,
     Started,
     Succeeded,
     Train,
 )
+from engine.protocol import job_kind as protocol_job_kind
 
 log = logging.getLogger(__name__)
+
+# Loaded by name inside the worker process (see the module docstring).
+JOBS_MODULE = "engine.jobs"  # provides run_job(request, progress, is_cancelled) -> result dataclass
+TORCH_MODULE = "torch"
+
+
+class RequestSource(Protocol):
+    """The request queue as the worker reads it (a ``multiprocessing`` queue)."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Request: ...
+
+
+class EventSink(Protocol):
+    """The event queue as the worker writes it (a ``multiprocessing`` queue)."""
+
+    def put(self, obj: Event, /) -> None: ...
+
+
+class ClosableEventSink(EventSink, Protocol):
+    """The event queue of the worker process, flushed and closed when the worker ends."""
+
+    def close(self) -> None: ...
+
+    def join_thread(self) -> None: ...
+
+
+class ProgressCallback(Protocol):
+    """``engine.jobs.context.ProgressFn`` (not imported: importing it would import ``engine.jobs``)."""
+
+    def __call__(self, done: int, total: int, message: str = "", metrics: dict[str, Any] | None = None) -> None: ...
+
+
+class JobRunner(Protocol):
+    """``engine.jobs.run_job``: runs one job in this process and returns its result dataclass."""
+
+    def __call__(self, request: JobRequest, progress: ProgressCallback, is_cancelled: Callable[[], bool], /) -> object: ...
+
+
+def load_job_runner() -> JobRunner:
+    """``run_job`` of :data:`JOBS_MODULE`, imported now (in the worker process: it loads torch)."""
+    runner: JobRunner = importlib.import_module(JOBS_MODULE).run_job
+    return runner
+
 
 PARENT_CHECK_S = 1.0
 GPU_MEMORY_FRACTION_ENV = "SEGSTUDIO_GPU_MEMORY_FRACTION"
@@ -77,9 +133,7 @@ def describe_failure(exc: BaseException, kind: str) -> tuple[str, str]:
 
 
 def _release_gpu_memory() -> None:
-    import sys
-
-    torch = sys.modules.get("torch")
+    torch: Any = sys.modules.get(TORCH_MODULE)  # only when a job loaded it
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
@@ -87,8 +141,7 @@ def _release_gpu_memory() -> None:
 def configure_torch() -> None:
     """Load torch in the worker; cap its share of GPU memory when CUDA exists
     (``SEGSTUDIO_GPU_MEMORY_FRACTION``, default 0.85) so the desktop keeps some."""
-    import torch
-
+    torch: Any = importlib.import_module(TORCH_MODULE)  # by name: see the module docstring
     if torch.cuda.is_available():
         fraction = float(os.environ.get(GPU_MEMORY_FRACTION_ENV, DEFAULT_GPU_MEMORY_FRACTION))
         for index in range(torch.cuda.device_count()):
@@ -96,11 +149,11 @@ def configure_torch() -> None:
 
 
 class _Worker:
-    def __init__(self, requests: Any, events: Any) -> None:
+    def __init__(self, requests: RequestSource, events: EventSink) -> None:
         self.requests = requests
         self.events = events
-        self.jobs: "queue.Queue[JobRequest | None]" = queue.Queue()
-        self.interactive: "queue.Queue[JobRequest | None]" = queue.Queue()
+        self.jobs: queue.Queue[JobRequest | None] = queue.Queue()
+        self.interactive: queue.Queue[JobRequest | None] = queue.Queue()
         self.lock = threading.Lock()
         self.cancelled: set[str] = set()
         self.stopping = threading.Event()
@@ -126,7 +179,9 @@ class _Worker:
             elif isinstance(message, Shutdown):
                 self.stop()
                 return
-            elif isinstance(message, Segment):
+            elif isinstance(message, Segment) or (isinstance(message, Prelabel) and len(message.image_ids) == 1):
+                # An annotator waits on these: a one-image pre-label ("This image") must not queue
+                # behind a training run and its re-predict of the whole project.
                 self.interactive.put(message)
             elif isinstance(message, (Prelabel, Train)):
                 self.jobs.put(message)
@@ -145,10 +200,10 @@ class _Worker:
             return job_id in self.cancelled
 
     # ----------------------------------------------------------------- main thread
-    def emit(self, event: Any) -> None:
+    def emit(self, event: Event) -> None:
         self.events.put(event)
 
-    def serve(self, lane: "queue.Queue[JobRequest | None]") -> None:
+    def serve(self, lane: queue.Queue[JobRequest | None]) -> None:
         """Run the jobs of one lane in order until the lane's stop marker."""
         while True:
             request = lane.get()
@@ -176,8 +231,7 @@ class _Worker:
                     self.emit(Cancelled(request.job_id))
 
     def run_one(self, request: JobRequest) -> None:
-        from engine.jobs import run_job
-
+        run_job = load_job_runner()
         job_id = request.job_id
         kind = _kind(request)
         self.emit(Started(job_id, kind))
@@ -185,7 +239,7 @@ class _Worker:
             self.emit(Cancelled(job_id))
             return
 
-        def progress(done: int, total: int, message: str = "", metrics: dict | None = None) -> None:
+        def progress(done: int, total: int, message: str = "", metrics: dict[str, Any] | None = None) -> None:
             self.emit(Progress(job_id, int(done), int(total), message, dict(metrics or {})))
 
         failed = False
@@ -193,7 +247,7 @@ class _Worker:
             result = run_job(request, progress, lambda: self.is_cancelled(job_id))
         except JobCancelled:
             self.emit(Cancelled(job_id))
-        except BaseException as exc:  # noqa: BLE001 - a failing job never takes the worker down
+        except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             error_type, message = describe_failure(exc, kind)
@@ -211,12 +265,13 @@ class _Worker:
 
 
 def _kind(request: JobRequest) -> str:
-    from engine.jobs import job_kind
+    try:
+        return protocol_job_kind(request)
+    except TypeError as exc:
+        raise EngineInputError(str(exc)) from exc
 
-    return job_kind(request)
 
-
-def worker_main(requests: Any, events: Any, env: dict[str, str] | None = None) -> None:
+def worker_main(requests: RequestSource, events: ClosableEventSink, env: dict[str, str] | None = None) -> None:
     """Entry point of the worker process: apply ``env`` (before torch loads), configure torch,
     run the job loop until ``Shutdown`` or the parent's death."""
     if env:

@@ -21,7 +21,7 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture()
+@pytest.fixture
 def new_project(tmp_path: Path):
     """An empty project with two categories and one 100x80 (width x height) image record."""
     from annotations.model import Category, Image

@@ -32,7 +32,7 @@ def _write(path: Path, size_wh: tuple[int, int], fmt: str, orientation: int | No
     image.save(path, fmt, **kwargs)
 
 
-@pytest.fixture()
+@pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "images"
     _write(folder / "a.png", (40, 30), "PNG")
@@ -88,7 +88,8 @@ def test_new_with_a_label_file_and_an_unreadable_image(
     (image_folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not a png")
     labels = tmp_path / "labels.txt"
     labels.write_text("nucleus\ndebris\n")
-    code, out, err = run_main(["new", str(tmp_path / "p.segproj"), "--images", str(image_folder), "--labels", str(labels)], capsys)
+    code, out, err = run_main(["new", str(tmp_path / "p.segproj"), "--images", str(image_folder), "--labels", str(labels)],
+                              capsys)
     assert code == 0, err
     assert "broken.png" in err and "warning" in err
     assert "7 images, 2 categories" in out

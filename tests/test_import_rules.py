@@ -4,9 +4,10 @@
 - ``engine`` never imports PySide6 or ``app``;
 - ``app`` never imports torch/torchvision; ``engine.protocol`` and ``engine.client`` load no torch.
 
-Two checks: a static scan of every import statement (including imports inside functions and
-``importlib.import_module("...")`` with a literal name), and imports in a fresh interpreter that
-look at ``sys.modules`` afterwards.
+Three checks: a static scan of every import statement (including imports inside functions and
+``importlib.import_module("...")`` with a literal name), imports in a fresh interpreter that
+look at ``sys.modules`` afterwards, and the import-linter contracts of ``pyproject.toml``, which
+follow import chains *transitively* (``app -> engine.client -> engine.worker -> ... -> torch``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -127,7 +130,7 @@ def test_importing_annotations_loads_no_torch_no_qt() -> None:
 def test_engine_protocol_and_client_load_no_torch() -> None:
     modules = ["engine.protocol"]
     if (REPO_ROOT / "engine" / "client.py").exists():
-        modules.append("engine.client")
+        modules += ["engine.client", "engine.worker"]  # the client imports the worker's entry point
     report = _fresh_import(modules)
     assert report["failed"] == {}
     assert "torch" not in report["loaded"] and "torchvision" not in report["loaded"]
@@ -143,3 +146,24 @@ def test_importing_the_gui_loads_no_torch() -> None:
     assert not {name: err for name, err in report["failed"].items() if name in ("app", "app.launch")}
     assert "PySide6" in report["loaded"]  # the check really imported the GUI
     assert "torch" not in report["loaded"] and "torchvision" not in report["loaded"]
+
+
+def test_import_linter_contracts_cover_the_layer_rules() -> None:
+    """Every rule of DESIGN.md section 1 has a contract, and each forbids what the rule names."""
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    contracts = {c["id"]: c for c in config["contracts"]}
+    for package, forbidden in FORBIDDEN.items():
+        (contract,) = [c for c in contracts.values() if c["type"] == "forbidden" and c["source_modules"] == [package]]
+        assert set(forbidden) <= set(contract["forbidden_modules"]), package
+        assert not contract.get("allow_indirect_imports", False), f"{package}: the rule is transitive"
+    assert {"torch", "torchvision"} <= set(contracts["engine-gateway-no-torch"]["forbidden_modules"])
+    assert contracts["annotations-layers"]["layers"][-2:] == ["model", "geometry"]
+
+
+def test_import_linter_contracts_are_kept() -> None:
+    """The contracts hold (``make lint`` runs the same command; here for a plain ``pytest``)."""
+    lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    if lint_imports is None:
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    done = subprocess.run([lint_imports, "--no-cache"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

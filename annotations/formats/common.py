@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from PIL import Image as PILImage
-from PIL import ImageOps
 
 from annotations.errors import FormatError
-from annotations.model import Image
+from annotations.formats.atomic import refuse_protected
+from annotations.imageio import decode_pil, read_header
+from annotations.model import Image, ImageStatus
 from annotations.store import Project
 
 Progress = Callable[[int, int], None]
@@ -75,15 +75,26 @@ class ImportOptions:
     allow_missing_images: bool = False
     allow_duplicates: bool = False
     progress: Progress | None = None
+    status: ImageStatus | None = None  # set on every imported image (new or matched); None: keep
+
+
+DEFAULT_EXPORT_OPTIONS = ExportOptions()
+"""The default ``options`` argument of every exporter (frozen, so one shared instance is safe)."""
+DEFAULT_IMPORT_OPTIONS = ImportOptions()
+"""The default ``options`` argument of every importer (frozen, so one shared instance is safe)."""
 
 
 @dataclass
 class ImportReport:
-    """What an import stored."""
+    """What an import stored. ``images_reused`` counts every matched image; of them,
+    ``matched_by_resolved_path`` were the same file under another path spelling (a symlink) and
+    ``matched_by_name`` had the same relative file name (a copy of the photo)."""
 
     source: Path
     images_added: int = 0
     images_reused: int = 0
+    matched_by_resolved_path: int = 0
+    matched_by_name: int = 0
     annotations: int = 0
     categories_added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -93,7 +104,10 @@ class ImportReport:
         cats = f", {len(self.categories_added)} new categories" if self.categories_added else ""
         extra = f"; {len(self.skipped)} item(s) skipped" if self.skipped else ""
         return (
-            f"imported {self.images_added} new and {self.images_reused} existing images, "
+            f"imported {self.images_added} new and {self.images_reused} existing images"
+            + (f" ({self.images_reused - self.matched_by_resolved_path - self.matched_by_name} by path, "
+               f"{self.matched_by_resolved_path} by resolved path, {self.matched_by_name} by file name)"
+               if self.images_reused else "") + ", "
             f"{self.annotations} annotations{cats} from {self.source}{extra}"
         )
 
@@ -175,37 +189,23 @@ def require_image_files(project: Project, images: Iterable[Image]) -> dict[int, 
     return paths
 
 
-def guard_target(project: Project, out: "str | os.PathLike[str]", files: Iterable[Path]) -> None:
-    """Refuse an export target that holds the project file or images being exported (replacing
-    it would delete them). Raises :class:`FormatError`."""
-    target = Path(out).absolute()
-    if not target.exists():
-        return
-    target = target.resolve()
-
-    def inside(path: Path) -> bool:
-        try:
-            Path(path).resolve().relative_to(target)
-            return True
-        except ValueError:
-            return False
-
-    if inside(project.path):
-        raise FormatError("the export target folder holds the project file; choose another folder", path=str(target))
-    clash = next((p for p in files if inside(p)), None)
-    if clash is not None:
-        raise FormatError(f"the export target folder holds images being exported (e.g. {clash}); choose another folder", path=str(target))
-
-
-EXIF_ORIENTATION_TAG = 0x0112
+def guard_target(project: Project, out: str | os.PathLike[str], files: Iterable[Path] = ()) -> None:
+    """Refuse an export target that is or holds the project file, any project image (exported
+    or not; ``files`` are checked too), or is, holds or lies inside the project's ``.models``
+    folder: replacing it would delete them, whatever ``--overwrite`` says. Raises
+    :class:`FormatError` before anything is written."""
+    path = project.path
+    refuse_protected(out, [path, Path(f"{path}-wal"), Path(f"{path}-shm")], what="the project file")
+    images = [project.image_path(im) for im in project.images()]
+    refuse_protected(out, [*images, *files], what="images being exported or other project images")
+    refuse_protected(out, [], what="the project's models folder", folders=[path.with_name(path.stem + ".models")])
 
 
 def exif_orientation(path: Path) -> int:
     """The EXIF orientation tag of an image file (1 = upright, also when absent); header only."""
     try:
-        with PILImage.open(path) as img:
-            return int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
-    except OSError:
+        return read_header(path).orientation
+    except FormatError:
         return 1
 
 
@@ -216,7 +216,8 @@ def place_image(source: Path, destination: Path, *, convert_to: str | None = Non
     Shapes are stored in upright coordinates (the EXIF orientation applied, as the GUI shows the
     image and ``main.py new`` records its size), while COCO/VOC/YOLO readers such as torchvision
     load pixels as stored. A source with an EXIF rotation is therefore written upright (pixels
-    rotated, the tag dropped) so that pixels and shapes agree in every reader.
+    rotated, the tag dropped) so that pixels and shapes agree in every reader. Decoding goes
+    through :mod:`annotations.imageio` (pixel budget; errors name the file).
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     suffix = source.suffix.lower().lstrip(".")
@@ -226,27 +227,25 @@ def place_image(source: Path, destination: Path, *, convert_to: str | None = Non
         shutil.copyfile(source, destination)
         return
     target_format = convert_to or ("jpg" if suffix in ("jpg", "jpeg") else "png" if suffix == "png" else suffix)
+    upright = decode_pil(source)
     try:
-        with PILImage.open(source) as img:
-            upright = ImageOps.exif_transpose(img)
-            if target_format == "jpg":
-                upright.convert("RGB").save(destination, "JPEG", quality=95)
-            elif target_format == "png":
-                upright.save(destination, "PNG")
-            else:
-                upright.save(destination)  # the format the destination's suffix names (e.g. tiff)
-    except (OSError, ValueError) as exc:
+        if target_format == "jpg":
+            upright.convert("RGB").save(destination, "JPEG", quality=95)
+        elif target_format == "png":
+            upright.save(destination, "PNG")
+        else:
+            upright.save(destination)  # the format the destination's suffix names (e.g. tiff)
+    except (ValueError, KeyError) as exc:
         raise FormatError(f"cannot write image as {target_format}: {exc}", path=str(source)) from exc
+    finally:
+        upright.close()
 
 
 def image_size_hw(path: Path) -> tuple[int, int]:
-    """(height, width) read from the image file header."""
-    try:
-        with PILImage.open(path) as img:
-            width, height = img.size
-    except OSError as exc:
-        raise FormatError(f"cannot read image: {exc}", path=str(path)) from exc
-    return int(height), int(width)
+    """(height, width) as displayed (EXIF orientation applied), read from the image file header.
+
+    Raises :class:`FormatError` naming the file (unreadable, or above the pixel budget)."""
+    return read_header(path).size_hw
 
 
 def report_progress(progress: Progress | None, done: int, total: int) -> None:

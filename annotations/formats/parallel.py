@@ -10,9 +10,10 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from annotations.store import Project
 
@@ -27,7 +28,7 @@ def _open(path: str) -> None:
     _worker_project = Project.open(path, readonly=True)
 
 
-def _run(function: ChunkFunction, chunk: Sequence[int]) -> Any:
+def _run(function: ChunkFunction[Any], chunk: Sequence[int]) -> Any:
     assert _worker_project is not None
     return function(_worker_project, chunk)
 
@@ -49,7 +50,7 @@ def chunked(ids: Sequence[int], workers: int, per_worker: int = 8) -> list[list[
 
 def map_chunks(
     project: Project,
-    function: ChunkFunction,
+    function: ChunkFunction[Any],
     chunks: Sequence[Sequence[int]],
     *,
     workers: int = 1,
@@ -69,7 +70,8 @@ def map_chunks(
         return results
     results_by_index: dict[int, Any] = {}
     path = str(Path(project.path).absolute())
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_context(), initializer=_open, initargs=(path,)) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_context(),
+                             initializer=_open, initargs=(path,)) as pool:
         futures = {pool.submit(_run, function, chunk): index for index, chunk in enumerate(chunks)}
         try:
             for future in as_completed(futures):

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from annotations.errors import FormatError
-from annotations.geometry import Geometry, Mask
-from annotations.model import Annotation, Category, Image, ImageStatus
-from annotations.store import Project
 from annotations.formats.common import ImportOptions, ImportReport, new_label_color
+from annotations.geometry import Geometry, Mask
+from annotations.model import NO_CATEGORY, Annotation, AnnotationRole, Category, Image, ImageStatus
+from annotations.store import Project
 
 
 class DuplicateImportError(FormatError):
@@ -42,7 +42,10 @@ class PlannedCategory:
 
 @dataclass(frozen=True)
 class PlannedAnnotation:
-    """One shape to store; ``label`` is a category name, ``item`` names it in error messages."""
+    """One shape to store; ``label`` is a category name, ``item`` names it in error messages.
+
+    ``role`` IGNORE makes it an ignore region; an ignore region's ``label`` may be ``""``
+    (class-agnostic void, stored with ``NO_CATEGORY``)."""
 
     label: str
     geometry: Geometry
@@ -50,6 +53,7 @@ class PlannedAnnotation:
     attributes: dict[str, Any] = field(default_factory=dict)
     item: str = ""
     preferred_id: int | None = None
+    role: AnnotationRole = AnnotationRole.OBJECT
 
 
 @dataclass
@@ -75,6 +79,7 @@ class ImportPlan:
     images: list[PlannedImage] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     created_files: list[Path] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)  # project settings to store (e.g. a format's values)
 
 
 def commit_plan(project: Project, plan: ImportPlan, options: ImportOptions) -> ImportReport:
@@ -97,7 +102,7 @@ def _commit(project: Project, plan: ImportPlan, options: ImportOptions) -> Impor
     existing = {c.name: c for c in project.categories()}
     add_labels = options.add_labels if options.add_labels is not None else not existing
     specs = {c.name: c for c in plan.categories}
-    used = [a.label for im in plan.images for a in im.annotations]
+    used = [a.label for im in plan.images for a in im.annotations if a.label or a.role is not AnnotationRole.IGNORE]
     wanted = list(dict.fromkeys([c.name for c in plan.categories] + used))
     unknown = [name for name in wanted if name not in existing]
     if unknown and not add_labels:
@@ -129,10 +134,12 @@ def _commit(project: Project, plan: ImportPlan, options: ImportOptions) -> Impor
                      spec.is_thing, dict(spec.attributes))
         )
     ids = {name: c.id for name, c in existing.items()} | {c.name: c.id for c in new_categories}
+    ids[""] = NO_CATEGORY  # class-agnostic ignore regions
 
     known_images = {im.path: im for im in project.images()}
+    matcher = ImageMatcher(project, list(known_images.values()))
     if not options.allow_duplicates:
-        _refuse_duplicates(project, plan, known_images, ids)
+        _refuse_duplicates(project, plan, matcher, ids)
     with project.transaction():
         if new_categories:
             project.add_categories(new_categories)
@@ -141,29 +148,42 @@ def _commit(project: Project, plan: ImportPlan, options: ImportOptions) -> Impor
         wanted_ids: list[int | None] = []
         new_index: dict[str, int] = {}
         targets: list[tuple[str, int]] = []
+        status_of_old: dict[int, ImageStatus] = {}
+        seen_old: set[int] = set()
         for planned in plan.images:
             rel = _relative(project, planned.file)
-            old = known_images.get(rel)
-            if old is not None:
+            old, how = matcher.match(rel, planned.file, (planned.height, planned.width))
+            if old is not None and rel not in new_index:
                 if (old.width, old.height) != (planned.width, planned.height):
                     raise FormatError(
                         f"the project has this image as {old.width}x{old.height} (width x height), the source "
                         f"says {planned.width}x{planned.height}", path=planned.source or str(plan.source), item=rel,
                     )
                 targets.append(("old", old.id))
-                report.images_reused += 1
+                if old.id not in seen_old:
+                    seen_old.add(old.id)
+                    report.images_reused += 1
+                    report.matched_by_resolved_path += how == MATCHED_BY_RESOLVED_PATH
+                    report.matched_by_name += how == MATCHED_BY_NAME
+                    if options.status is not None and old.status is not options.status:
+                        status_of_old[old.id] = options.status
             elif rel in new_index:
                 targets.append(("new", new_index[rel]))
             else:
                 new_index[rel] = len(to_add)
                 wanted_ids.append(planned.preferred_id)
-                to_add.append(Image(0, rel, planned.width, planned.height, planned.status, dict(planned.attributes)))
+                to_add.append(Image(0, rel, planned.width, planned.height, options.status or planned.status,
+                                    dict(planned.attributes)))
                 targets.append(("new", new_index[rel]))
         image_id_list = assign_ids(wanted_ids, {im.id for im in known_images.values()})
         to_add = [replace(im, id=i) for im, i in zip(to_add, image_id_list)]
         stored = project.add_images(to_add) if to_add else []
         image_ids = [value if kind == "old" else stored[value].id for kind, value in targets]
         report.images_added = len(to_add)
+        for key, value in plan.settings.items():
+            project.set_setting(key, value)
+        for image_id, status in status_of_old.items():
+            project.put_image_status(image_id, status)
         annotations: list[Annotation] = []
         wanted_annotation_ids: list[int | None] = []
         next_z: dict[int, int] = {}
@@ -181,7 +201,7 @@ def _commit(project: Project, plan: ImportPlan, options: ImportOptions) -> Impor
                     )
                 wanted_annotation_ids.append(a.preferred_id)
                 annotations.append(Annotation(0, image_id, ids[a.label], a.geometry, z_order=z,
-                                              iscrowd=a.iscrowd, attributes=dict(a.attributes)))
+                                              iscrowd=a.iscrowd, attributes=dict(a.attributes), role=a.role))
         # Keep the source's annotation ids only in a project without annotations (cheap to check).
         if project.counts()["annotations"] == 0:
             annotation_ids = assign_ids(wanted_annotation_ids, set())
@@ -192,7 +212,7 @@ def _commit(project: Project, plan: ImportPlan, options: ImportOptions) -> Impor
     return report
 
 
-def _refuse_duplicates(project: Project, plan: ImportPlan, known_images: dict[str, Image], ids: dict[str, int]) -> None:
+def _refuse_duplicates(project: Project, plan: ImportPlan, matcher: ImageMatcher, ids: dict[str, int]) -> None:
     """Raise :class:`FormatError` when planned shapes are already stored on their image (same
     category and identical geometry): the source was most likely imported before. Names the
     first source file with duplicates and counts them all."""
@@ -203,7 +223,7 @@ def _refuse_duplicates(project: Project, plan: ImportPlan, known_images: dict[st
     for planned in plan.images:
         if not planned.annotations:
             continue
-        old = known_images.get(_relative(project, planned.file))
+        old, _ = matcher.match(_relative(project, planned.file), planned.file, (planned.height, planned.width))
         if old is None:
             continue
         if old.id not in stored:
@@ -223,6 +243,60 @@ def _refuse_duplicates(project: Project, plan: ImportPlan, known_images: dict[st
             f"(pass --allow-duplicates to import them again)",
             duplicates=duplicates, path=first_file,
         )
+
+
+MATCHED_BY_PATH = "path"
+MATCHED_BY_RESOLVED_PATH = "resolved path"
+MATCHED_BY_NAME = "file name"
+
+
+class ImageMatcher:
+    """Finds the project image a source file refers to: by stored path, then by resolved path
+    (the same file through a symlink or another spelling), then by relative file name (the
+    longest trailing run of path parts shared with exactly one project image, at least the file
+    name; a copy of the same photo in another folder)."""
+
+    def __init__(self, project: Project, images: list[Image]) -> None:
+        self._by_path = {im.path: im for im in images}
+        self._by_resolved: dict[str, Image] = {}
+        self._by_name: dict[str, list[Image]] = {}
+        for im in images:
+            self._by_resolved.setdefault(_resolved(project.image_path(im)), im)
+            self._by_name.setdefault(Path(im.path).name, []).append(im)
+
+    def match(self, rel: str, file: Path, size_hw: tuple[int, int]) -> tuple[Image | None, str]:
+        """``(image, how)`` with ``how`` one of the ``MATCHED_BY_*`` names, or ``(None, "")``.
+        A match by file name also needs the same (height, width), so another image that happens
+        to share a name (``0.png``) is added, not merged."""
+        found = self._by_path.get(rel)
+        if found is not None:
+            return found, MATCHED_BY_PATH
+        found = self._by_resolved.get(_resolved(file))
+        if found is not None:
+            return found, MATCHED_BY_RESOLVED_PATH
+        candidates = [im for im in self._by_name.get(Path(file).name, []) if im.size_hw == tuple(size_hw)]
+        if len(candidates) == 1:
+            return candidates[0], MATCHED_BY_NAME
+        if len(candidates) > 1:
+            parts = Path(file).parts
+            def shared(im: Image) -> int:
+                theirs = Path(im.path).parts
+                n = 0
+                while n < min(len(parts), len(theirs)) and parts[-1 - n] == theirs[-1 - n]:
+                    n += 1
+                return n
+            scores = sorted(((shared(im), im.id) for im in candidates), reverse=True)
+            if scores[0][0] > scores[1][0]:
+                best = next(im for im in candidates if im.id == scores[0][1])
+                return best, MATCHED_BY_NAME
+        return None, ""
+
+
+def _resolved(path: Path) -> str:
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return str(Path(os.path.abspath(path)))
 
 
 def assign_ids(wanted: list[int | None], taken: set[int]) -> list[int]:

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
-
 from pycocotools import mask as mask_utils
 
 from annotations.geometry import Box, Geometry, Mask, rle, to_mask
@@ -35,14 +34,14 @@ def dense_mask(annotation: Annotation, size_hw: tuple[int, int]) -> np.ndarray:
 def paint(
     annotations: Sequence[Annotation],
     size_hw: tuple[int, int],
-    value_of: Callable[[int, Annotation], "int | None"],
+    value_of: Callable[[int, Annotation], int | None],
     *,
     background: int = 0,
     dtype: type = np.uint8,
 ) -> np.ndarray:
     """A (height, width) label image: each annotation, in the given (back-to-front) order,
     overwrites its pixels with ``value_of(index, annotation)``; ``None`` leaves it out."""
-    canvas = np.full(size_hw, background, dtype=dtype)
+    canvas: np.ndarray = np.full(size_hw, background, dtype=dtype)
     for index, annotation in enumerate(annotations):
         value = value_of(index, annotation)
         if value is None:

@@ -30,26 +30,27 @@ Images without shapes still get an XML file (no objects).
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import numpy as np
 from PIL import Image as PILImage
 
 from annotations.errors import FormatError
-from annotations.geometry import Box, Mask, Polygon, rle, to_box
-from annotations.model import Annotation, Category, Image
-from annotations.store import Project
 from annotations.formats.atomic import atomic_directory
 from annotations.formats.common import (
-    guard_target,
+    DEFAULT_EXPORT_OPTIONS,
+    DEFAULT_IMPORT_OPTIONS,
     ExportOptions,
     ExportReport,
     ImportOptions,
     ImportReport,
+    guard_target,
     hex_color,
     image_size_hw,
     place_image,
@@ -59,10 +60,15 @@ from annotations.formats.common import (
     split_images,
     voc_colormap,
 )
-from annotations.formats.paths import UniqueNames, safe_join, safe_stem
+from annotations.formats.paths import UniqueNames, ensure_inside, safe_join, safe_stem
 from annotations.formats.plan import ImportPlan, PlannedAnnotation, PlannedCategory, PlannedImage, commit_plan
 from annotations.formats.raster import dense_mask
 from annotations.formats.readers import load_xml
+from annotations.formats.validate import MAX_SIDE, check_geometry, check_header_size, check_size, text_lines
+from annotations.geometry import Box, Mask, Polygon, rle, to_box
+from annotations.imageio import decode_pil
+from annotations.model import Annotation, Category, Image
+from annotations.store import Project
 
 VOID = 255
 VOC_CLASSES = (
@@ -95,7 +101,7 @@ def voc_box(box: Box, size_hw: tuple[int, int]) -> VocBox | None:
     return VocBox(xmin, ymin, xmax, ymax)
 
 
-def export_voc(project: Project, out: "str | os.PathLike[str]", options: ExportOptions = ExportOptions()) -> ExportReport:
+def export_voc(project: Project, out: str | os.PathLike[str], options: ExportOptions = DEFAULT_EXPORT_OPTIONS) -> ExportReport:
     """Write a Pascal VOC tree (see the module docstring). Raises :class:`FormatError` for a
     non-empty target without ``overwrite``, missing image files, more than 254 classes or more
     than 254 segmented objects in one image; the target is unchanged then."""
@@ -114,7 +120,8 @@ def export_voc(project: Project, out: "str | os.PathLike[str]", options: ExportO
     report = ExportReport(target=Path(out).absolute())
     done = 0
     with atomic_directory(out, overwrite=options.overwrite) as tmp:
-        for folder in ("Annotations", "JPEGImages", "SegmentationClass", "SegmentationObject", "ImageSets/Main", "ImageSets/Segmentation"):
+        for folder in ("Annotations", "JPEGImages", "SegmentationClass", "SegmentationObject",
+                       "ImageSets/Main", "ImageSets/Segmentation"):
             (tmp / folder).mkdir(parents=True)
         segmented_ids: dict[str, list[str]] = {}
         for split, members in splits.items():
@@ -125,6 +132,9 @@ def export_voc(project: Project, out: "str | os.PathLike[str]", options: ExportO
                 place_image(files[image.id], tmp / "JPEGImages" / f"{voc_id}.jpg", convert_to="jpg")
                 objects, painted = [], []
                 for ann in anns:
+                    if ann.is_ignore and ann.category_id not in name_of:  # class-agnostic ignore: void 255, no object
+                        painted.append((0, ann.with_changes(iscrowd=True)))
+                        continue
                     box = voc_box(_box_of(ann, image.size_hw), image.size_hw)
                     if box is None:
                         report.skipped.append(f"annotation {ann.id} on {image.path}: outside the image")
@@ -136,7 +146,8 @@ def export_voc(project: Project, out: "str | os.PathLike[str]", options: ExportO
                 _write_xml(tmp / "Annotations" / f"{voc_id}.xml", voc_id, image, objects, name_of, segmented)
                 if segmented:
                     if len(objects) > 254:
-                        raise FormatError(f"{len(objects)} objects; VOC object PNGs hold at most 254", path=str(project.path), item=image.path)
+                        raise FormatError(f"{len(objects)} objects; VOC object PNGs hold at most 254",
+                                          path=str(project.path), item=image.path)
                     class_map, object_map = _paint(painted, image.size_hw, index_of)
                     _save_palette_png(class_map, palette, tmp / "SegmentationClass" / f"{voc_id}.png")
                     _save_palette_png(object_map, palette, tmp / "SegmentationObject" / f"{voc_id}.png")
@@ -149,7 +160,8 @@ def export_voc(project: Project, out: "str | os.PathLike[str]", options: ExportO
             _write_list(tmp / "ImageSets" / "Segmentation" / f"{split}.txt", segmented_ids[split])
         if "train" in splits and "val" in splits and "trainval" not in splits:
             _write_list(tmp / "ImageSets" / "Main" / "trainval.txt", sorted(ids[im.id] for im in splits["train"] + splits["val"]))
-            _write_list(tmp / "ImageSets" / "Segmentation" / "trainval.txt", sorted(segmented_ids["train"] + segmented_ids["val"]))
+            _write_list(tmp / "ImageSets" / "Segmentation" / "trainval.txt",
+                        sorted(segmented_ids["train"] + segmented_ids["val"]))
         _write_labelmap(tmp, categories, palette)
     return report
 
@@ -164,7 +176,9 @@ def _box_of(ann: Annotation, size_hw: tuple[int, int]) -> Box:
     return to_box(geometry)
 
 
-def _paint(painted: Sequence[tuple[int, Annotation]], size_hw: tuple[int, int], index_of: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _paint(
+    painted: Sequence[tuple[int, Annotation]], size_hw: tuple[int, int], index_of: dict[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
     class_map = np.zeros(size_hw, dtype=np.uint8)
     object_map = np.zeros(size_hw, dtype=np.uint8)
     for object_index, ann in painted:
@@ -192,7 +206,9 @@ def _flag(value: Any) -> int:
     return int(bool(value))
 
 
-def _write_xml(path: Path, voc_id: str, image: Image, objects: list[tuple[Annotation, VocBox]], name_of: dict[int, str], segmented: bool) -> None:
+def _write_xml(
+    path: Path, voc_id: str, image: Image, objects: list[tuple[Annotation, VocBox]], name_of: dict[int, str], segmented: bool,
+) -> None:
     root = ET.Element("annotation")
     _xml_text(root, "folder", "VOC")
     _xml_text(root, "filename", f"{voc_id}.jpg")
@@ -231,7 +247,7 @@ def _write_labelmap(tmp: Path, categories: Sequence[Category], palette: np.ndarr
 
 
 # ====================================================================================== import
-def import_voc(project: Project, source: "str | os.PathLike[str]", options: ImportOptions = ImportOptions()) -> ImportReport:
+def import_voc(project: Project, source: str | os.PathLike[str], options: ImportOptions = DEFAULT_IMPORT_OPTIONS) -> ImportReport:
     """Import a Pascal VOC tree (the folder holding ``Annotations``/``JPEGImages``; a
     ``VOCdevkit`` folder with one year inside works too) in one transaction."""
     return commit_plan(project, read_voc(source, allow_missing_images=options.allow_missing_images), options)
@@ -260,7 +276,7 @@ def _class_table(root: Path) -> list[tuple[str, tuple[int, int, int] | None]]:
     labelmap = root / "labelmap.txt"
     if labelmap.is_file():
         table: list[tuple[str, tuple[int, int, int] | None]] = []
-        for number, line in enumerate(labelmap.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(_read_lines(labelmap, root), start=1):
             if not line.strip() or line.startswith("#"):
                 continue
             fields = line.rsplit(":", 3)
@@ -269,7 +285,7 @@ def _class_table(root: Path) -> list[tuple[str, tuple[int, int, int] | None]]:
         return table
     listed = root / "class_names.txt"
     if listed.is_file():
-        return [(line.strip(), None) for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [(line.strip(), None) for line in _read_lines(listed, root) if line.strip()]
     return [(name, None) for name in ["background", *VOC_CLASSES]]
 
 
@@ -280,23 +296,33 @@ def _labelmap_color(text: str, path: Path, line: int) -> tuple[int, int, int] | 
         r, g, b = (int(v) for v in text.split(","))
     except ValueError as exc:
         raise FormatError(f"colour {text!r} is not r,g,b", path=str(path), item=f"line {line}") from exc
+    if not all(0 <= v <= 255 for v in (r, g, b)):
+        raise FormatError(f"colour {text!r} has a value outside 0..255", path=str(path), item=f"line {line}")
     return (r, g, b)
+
+
+def _read_lines(path: Path, root: Path) -> list[str]:
+    """Lines of a class list inside the VOC root (UTF-8; :class:`FormatError` otherwise)."""
+    ensure_inside(path, root, name=path.name, path=str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read: {exc}", path=str(path)) from exc
+    return list(text_lines(data, path=str(path)))
 
 
 def _read_png(path: Path, colors: np.ndarray | None = None) -> np.ndarray:
     """The index map (H, W) uint8 of a palette or grayscale PNG, or of a colour PNG (RGB/RGBA,
     as CVAT and Datumaro write them) whose colours are looked up in ``colors`` ((256, 3) uint8,
     row = index; default the VOC colormap). An unknown colour is a :class:`FormatError`."""
-    try:
-        with PILImage.open(path) as img:
-            if img.mode in ("P", "L"):
-                return np.array(img)
-            if img.mode not in ("RGB", "RGBA"):
-                raise FormatError(f"expected a palette, grayscale or RGB PNG of class indices, got mode {img.mode}",
-                                  path=str(path))
-            rgb = np.array(img.convert("RGB"))
-    except OSError as exc:
-        raise FormatError(f"cannot read PNG: {exc}", path=str(path)) from exc
+    img = decode_pil(path, upright=False)  # pixel budget; ImageFileError (a FormatError) naming the file
+    with img:
+        if img.mode in ("P", "L"):
+            return np.array(img)
+        if img.mode not in ("RGB", "RGBA"):
+            raise FormatError(f"expected a palette, grayscale or RGB PNG of class indices, got mode {img.mode}",
+                              path=str(path))
+        rgb = np.array(img.convert("RGB"))
     return _colors_to_index(rgb, voc_colormap(256) if colors is None else colors, path)
 
 
@@ -325,12 +351,15 @@ def _int(element: ET.Element | None, tag: str, *, path: str, item: str) -> int:
     if text is None:
         raise FormatError(f"missing <{tag}>", path=path, item=item)
     try:
-        return int(round(float(text)))
+        value = float(text)
     except ValueError as exc:
-        raise FormatError(f"<{tag}> is not a number: {text!r}", path=path, item=item) from exc
+        raise FormatError(f"<{tag}> is not a number: {text[:80]!r}", path=path, item=item) from exc
+    if not math.isfinite(value) or abs(value) > MAX_SIDE:
+        raise FormatError(f"<{tag}> is not a finite pixel coordinate: {text[:80]!r}", path=path, item=item)
+    return int(round(value))
 
 
-def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = False) -> ImportPlan:
+def read_voc(source: str | os.PathLike[str], *, allow_missing_images: bool = False) -> ImportPlan:
     """Parse a VOC tree into an :class:`ImportPlan` (nothing stored).
 
     Each XML ``<object>`` becomes a mask when ``SegmentationObject/<id>.png`` has pixels with
@@ -348,7 +377,8 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
     for index, (_, color) in enumerate(table[:256]):
         if color is not None:
             class_colors[index] = color
-    stems = sorted({p.stem for p in (root / "Annotations").glob("*.xml")} | {p.stem for p in (root / "SegmentationClass").glob("*.png")})
+    stems = sorted({p.stem for p in (root / "Annotations").glob("*.xml")}
+                   | {p.stem for p in (root / "SegmentationClass").glob("*.png")})
     if not stems:
         raise FormatError("no Annotations/*.xml or SegmentationClass/*.png found", path=str(root))
     missing: list[str] = []
@@ -363,7 +393,10 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
             file_name = (xml_root.findtext("filename") or file_name).strip()
             size = xml_root.find("size")
             if size is not None and size.findtext("width") and size.findtext("height"):
-                size_hw = (_int(size, "height", path=str(xml_path), item="size"), _int(size, "width", path=str(xml_path), item="size"))
+                size_hw = (_int(size, "height", path=str(xml_path), item="size"),
+                           _int(size, "width", path=str(xml_path), item="size"))
+                if min(size_hw) > 0:
+                    check_size(size_hw[1], size_hw[0], path=str(xml_path), item="size")
             for k, obj in enumerate(xml_root.iter("object"), start=1):
                 item = f"object {k}"
                 name = (obj.findtext("name") or "").strip()
@@ -372,7 +405,8 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
                 bndbox = obj.find("bndbox")
                 if bndbox is None:
                     raise FormatError("object without <bndbox>", path=str(xml_path), item=item)
-                xmin, ymin, xmax, ymax = (_int(bndbox, t, path=str(xml_path), item=item) for t in ("xmin", "ymin", "xmax", "ymax"))
+                xmin, ymin, xmax, ymax = (_int(bndbox, t, path=str(xml_path), item=item)
+                                          for t in ("xmin", "ymin", "xmax", "ymax"))
                 if xmax < xmin or ymax < ymin:
                     raise FormatError(f"box corners are not ordered: {(xmin, ymin, xmax, ymax)}", path=str(xml_path), item=item)
                 attributes: dict[str, Any] = {}
@@ -388,6 +422,7 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
         if not file.is_file():
             fallback = root / "JPEGImages" / f"{stem}.jpg"
             if fallback.is_file():
+                ensure_inside(fallback, root, name=fallback.name, path=str(xml_path), item="filename")
                 file = fallback
             else:
                 missing.append(file_name)
@@ -395,9 +430,16 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
             if not file.is_file():
                 raise FormatError("image size unknown (no <size>) and the image file is missing", path=str(xml_path))
             size_hw = image_size_hw(file)
+        elif file.is_file():  # a <size> that disagrees with the pixels would poison every export
+            check_header_size(size_hw, image_size_hw(file), path=str(xml_path), item="size")
+        for _, box, _, item in objects:
+            check_geometry(box, size_hw, path=str(xml_path), item=item)
         planned = PlannedImage(file, size_hw[1], size_hw[0], source=str(xml_path))
         object_png = root / "SegmentationObject" / f"{stem}.png"
         class_png = root / "SegmentationClass" / f"{stem}.png"
+        for png in (object_png, class_png):
+            if png.is_file():
+                ensure_inside(png, root, name=png.name, path=str(png))
         object_map = _read_png(object_png) if object_png.is_file() else None
         for array, png in ((object_map, object_png),):
             if array is not None and array.shape != size_hw:
@@ -412,13 +454,16 @@ def read_voc(source: "str | os.PathLike[str]", *, allow_missing_images: bool = F
         if object_map is None and class_png.is_file():
             class_map = _read_png(class_png, class_colors)
             if class_map.shape != size_hw:
-                raise FormatError(f"PNG size {class_map.shape} differs from the image size {size_hw} (height, width)", path=str(class_png))
+                raise FormatError(f"PNG size {class_map.shape} differs from the image size {size_hw} (height, width)",
+                                  path=str(class_png))
             for value in np.unique(class_map):
                 if value == 0 or value == VOID:
                     continue
                 if value >= len(names):
-                    raise FormatError(f"class index {value} has no name (class list has {len(names)} entries)", path=str(class_png))
-                planned.annotations.append(PlannedAnnotation(names[value], rle.encode(class_map == value), False, {}, f"{class_png.name} class {value}"))
+                    raise FormatError(f"class index {value} has no name (class list has {len(names)} entries)",
+                                      path=str(class_png))
+                planned.annotations.append(PlannedAnnotation(names[value], rle.encode(class_map == value), False, {},
+                                                             f"{class_png.name} class {value}"))
         plan.images.append(planned)
     if missing and not allow_missing_images:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""

@@ -1,6 +1,6 @@
 """Shapes (box, polygon with holes, RLE mask), their conversions, areas and IoU."""
 
-from annotations.geometry.shapes import Box, Geometry, GeometryKind, Mask, Polygon, PolygonPart, ring_area
+from annotations.geometry import rle
 from annotations.geometry.convert import (
     area,
     box_to_mask,
@@ -16,7 +16,7 @@ from annotations.geometry.convert import (
     validate_polygon,
 )
 from annotations.geometry.iou import box_iou, boxes_iou_matrix, iou, mask_iou, masks_iou_matrix, polygon_iou
-from annotations.geometry import rle
+from annotations.geometry.shapes import Box, Geometry, GeometryKind, Mask, Polygon, PolygonPart, ring_area
 
 __all__ = [
     "Box", "Geometry", "GeometryKind", "Mask", "Polygon", "PolygonPart", "ring_area",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import shapely
-from shapely import geometry as sg
 from pycocotools import mask as mask_utils
+from shapely import geometry as sg
 
 from annotations.errors import GeometryError
 from annotations.geometry import rle
@@ -96,7 +96,7 @@ def mask_to_polygon(mask: Mask, *, tolerance: float = 0.0, min_area: float = 1.0
         keep = np.any(pts != np.roll(pts, 1, axis=0), axis=1)
         return pts[keep] if keep.any() else pts[:1]
 
-    for index, (next_i, _prev, first_child, parent) in enumerate(hierarchy):
+    for index, (_next, _prev, first_child, parent) in enumerate(hierarchy):
         if parent != -1:
             continue
         exterior = ring_of(index)
@@ -135,11 +135,11 @@ def area(geometry: Geometry) -> float:
 def to_shapely(polygon: Polygon) -> sg.MultiPolygon:
     """The polygon as a shapely MultiPolygon (may be invalid; see :func:`repair_polygon`)."""
     return sg.MultiPolygon(
-        [sg.Polygon(p.exterior, [h for h in p.holes]) for p in polygon.parts]
+        [sg.Polygon(p.exterior, list(p.holes)) for p in polygon.parts]
     )
 
 
-def from_shapely(shape: "sg.base.BaseGeometry") -> Polygon:
+def from_shapely(shape: sg.base.BaseGeometry) -> Polygon:
     """A Polygon from a shapely (Multi)Polygon or GeometryCollection; lines and points dropped.
 
     Raises :class:`GeometryError` when nothing with area remains.
@@ -176,7 +176,7 @@ def _covered_area(ring_xy: np.ndarray) -> float:
     return float(shapely.make_valid(sg.Polygon(ring_xy)).area)
 
 
-def to_valid_shapely(polygon: Polygon) -> "sg.base.BaseGeometry":
+def to_valid_shapely(polygon: Polygon) -> sg.base.BaseGeometry:
     """The area a polygon covers as a valid shapely geometry: the union of its exteriors minus
     the union of its holes (the rasterizer's rule), each ring made valid with ``make_valid``
     first, so a bow-tie keeps both lobes and a hole crossing the outline is cut out."""

@@ -6,13 +6,14 @@ computed on RLE (never dense) after rasterizing the other shape with pycocotools
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from pycocotools import mask as mask_utils
 
 from annotations.errors import GeometryError
 from annotations.geometry.convert import to_mask, to_valid_shapely
 from annotations.geometry.shapes import Box, Geometry, Mask, Polygon
-
 
 
 def box_iou(a: Box, b: Box) -> float:
@@ -48,13 +49,14 @@ def mask_iou(a: Mask, b: Mask) -> float:
     return float(mask_utils.iou([a.rle], [b.rle], [0])[0, 0])
 
 
-def masks_iou_matrix(masks_a: list[Mask], masks_b: list[Mask], iscrowd_b: "list[bool] | None" = None) -> np.ndarray:
+def masks_iou_matrix(masks_a: list[Mask], masks_b: list[Mask], iscrowd_b: list[bool] | None = None) -> np.ndarray:
     """Pairwise IoU (N, M) of RLE masks; with ``iscrowd_b`` crowd targets use COCO's
     intersection-over-detection-area rule."""
     if not masks_a or not masks_b:
         return np.zeros((len(masks_a), len(masks_b)))
     crowd = [int(bool(c)) for c in (iscrowd_b or [False] * len(masks_b))]
-    return np.asarray(mask_utils.iou([m.rle for m in masks_a], [m.rle for m in masks_b], crowd), dtype=np.float64).reshape(len(masks_a), len(masks_b))
+    ious = mask_utils.iou([m.rle for m in masks_a], [m.rle for m in masks_b], crowd)
+    return np.asarray(ious, dtype=np.float64).reshape(len(masks_a), len(masks_b))
 
 
 def polygon_iou(a: Polygon, b: Polygon) -> float:
@@ -67,7 +69,7 @@ def polygon_iou(a: Polygon, b: Polygon) -> float:
     return float(sa.intersection(sb).area / union)
 
 
-def iou(a: Geometry, b: Geometry, size_hw: "tuple[int, int] | None" = None) -> float:
+def iou(a: Geometry, b: Geometry, size_hw: tuple[int, int] | None = None) -> float:
     """IoU of two shapes of any kinds.
 
     Box/box and polygon/polygon are exact. A polygon with a box is exact too (the box is a
@@ -81,7 +83,7 @@ def iou(a: Geometry, b: Geometry, size_hw: "tuple[int, int] | None" = None) -> f
         pb = b if isinstance(b, Polygon) else _box_polygon(b)
         return polygon_iou(pa, pb)
     if size_hw is None:
-        size_hw = a.size if isinstance(a, Mask) else b.size  # type: ignore[union-attr]
+        size_hw = a.size if isinstance(a, Mask) else cast(Mask, b).size  # b is the mask: the pair has one (checked above)
     return mask_iou(to_mask(a, size_hw), to_mask(b, size_hw))
 
 

@@ -5,6 +5,8 @@ Dense masks are (height, width) arrays of bool or uint8; RLE is :class:`Mask`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -25,10 +27,11 @@ def encode(mask_hw: np.ndarray) -> Mask:
 
 def decode(mask: Mask) -> np.ndarray:
     """Decode to a dense (height, width) bool array."""
-    return mask_utils.decode(mask.rle).astype(bool)
+    dense: np.ndarray = mask_utils.decode(mask.rle)  # pycocotools is untyped
+    return dense.astype(bool)
 
 
-def from_coco(segmentation: dict) -> Mask:
+def from_coco(segmentation: dict[str, Any]) -> Mask:
     """From a COCO RLE dict, compressed (``counts`` str/bytes) or uncompressed (list of ints)."""
     try:
         height, width = (int(v) for v in segmentation["size"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Union
+from typing import Any
 
 import numpy as np
 
@@ -42,13 +42,13 @@ class Box:
             raise GeometryError(f"box corners are not ordered (x1 <= x2, y1 <= y2): {values}")
 
     @classmethod
-    def from_xywh(cls, bbox_xywh: "tuple[float, float, float, float] | list[float]") -> "Box":
+    def from_xywh(cls, bbox_xywh: tuple[float, float, float, float] | list[float]) -> Box:
         """Build from a COCO ``[x, y, width, height]`` box."""
         x, y, w, h = (float(v) for v in bbox_xywh)
         return cls(x, y, x + w, y + h)
 
     @classmethod
-    def from_corners(cls, xa: float, ya: float, xb: float, yb: float) -> "Box":
+    def from_corners(cls, xa: float, ya: float, xb: float, yb: float) -> Box:
         """Build from two opposite corners in any order (as drawn by a mouse drag)."""
         return cls(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
 
@@ -74,12 +74,12 @@ class Box:
         """Area in square pixels."""
         return self.width * self.height
 
-    def translated(self, dx: float, dy: float) -> "Box":
+    def translated(self, dx: float, dy: float) -> Box:
         """The same box moved by (dx, dy) pixels."""
         return Box(self.x1 + dx, self.y1 + dy, self.x2 + dx, self.y2 + dy)
 
 
-def _as_ring(points: "np.ndarray | list | tuple") -> np.ndarray:
+def _as_ring(points: np.ndarray | list[Any] | tuple[Any, ...]) -> np.ndarray:
     ring = np.asarray(points, dtype=np.float64)
     if ring.ndim == 1:
         if ring.size % 2:
@@ -132,7 +132,7 @@ class PolygonPart:
         return ring_area(self.exterior) - sum(ring_area(h) for h in self.holes)
 
     @classmethod
-    def unchecked(cls, exterior: np.ndarray, holes: tuple[np.ndarray, ...] = ()) -> "PolygonPart":
+    def unchecked(cls, exterior: np.ndarray, holes: tuple[np.ndarray, ...] = ()) -> PolygonPart:
         """Build without validation or copies, for decoders of data that was validated when
         stored. Rings must already be open, finite, read-only (N, 2) float64 arrays."""
         part = object.__new__(cls)
@@ -166,7 +166,7 @@ class Polygon:
         return hash(self.parts)
 
     @classmethod
-    def unchecked(cls, parts: tuple[PolygonPart, ...]) -> "Polygon":
+    def unchecked(cls, parts: tuple[PolygonPart, ...]) -> Polygon:
         """Build from already-built parts without validation (see :meth:`PolygonPart.unchecked`)."""
         polygon = object.__new__(cls)
         object.__setattr__(polygon, "parts", parts)
@@ -174,13 +174,13 @@ class Polygon:
 
     @classmethod
     def from_points(
-        cls, exterior_xy: "np.ndarray | list", holes_xy: "list | tuple" = ()
-    ) -> "Polygon":
+        cls, exterior_xy: np.ndarray | list[Any], holes_xy: list[Any] | tuple[Any, ...] = ()
+    ) -> Polygon:
         """A one-part polygon from an (N, 2) exterior and optional (M, 2) holes."""
         return cls((PolygonPart(np.asarray(exterior_xy), tuple(np.asarray(h) for h in holes_xy)),))
 
     @classmethod
-    def from_coco(cls, segmentation: list[list[float]]) -> "Polygon":
+    def from_coco(cls, segmentation: list[list[float]]) -> Polygon:
         """From COCO polygons ``[[x1, y1, x2, y2, ...], ...]``: each list is one part, no holes."""
         return cls(tuple(PolygonPart(np.asarray(p, dtype=np.float64)) for p in segmentation))
 
@@ -206,7 +206,7 @@ class Polygon:
         rings = [r for p in self.parts for r in (p.exterior, *p.holes)]
         return np.concatenate(rings, axis=0)
 
-    def translated(self, dx: float, dy: float) -> "Polygon":
+    def translated(self, dx: float, dy: float) -> Polygon:
         """The same polygon moved by (dx, dy) pixels."""
         shift = np.array([dx, dy])
         return Polygon(
@@ -236,11 +236,11 @@ class Mask:
             object.__setattr__(self, "counts", self.counts.encode("ascii"))
 
     @property
-    def rle(self) -> dict:
+    def rle(self) -> dict[str, Any]:
         """The pycocotools RLE dict ``{"size": [h, w], "counts": bytes}``."""
         return {"size": [self.size[0], self.size[1]], "counts": self.counts}
 
-    def to_coco(self) -> dict:
+    def to_coco(self) -> dict[str, Any]:
         """JSON-ready compressed RLE ``{"size": [h, w], "counts": str}``."""
         return {"size": [self.size[0], self.size[1]], "counts": self.counts.decode("ascii")}
 
@@ -252,4 +252,4 @@ class Mask:
         return float(rle.area(self))
 
 
-Geometry = Union[Box, Polygon, Mask]
+Geometry = Box | Polygon | Mask

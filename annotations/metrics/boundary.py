@@ -15,7 +15,9 @@ same number as the full-image computation at a fraction of the cost.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -41,10 +43,11 @@ def mask_to_boundary(mask_hw: np.ndarray, dilation: int) -> np.ndarray:
     mask = (np.asarray(mask_hw) != 0).astype(np.uint8)
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     eroded = cv2.erode(padded, _square_kernel(dilation))[1:-1, 1:-1]
-    return (mask > 0) & (eroded == 0)
+    boundary_hw: np.ndarray = (mask > 0) & (eroded == 0)
+    return boundary_hw
 
 
-def rle_counts(rle: dict) -> np.ndarray:
+def rle_counts(rle: dict[str, Any]) -> np.ndarray:
     """The run lengths (int64) of a COCO RLE, compressed (str/bytes, decoded with the
     ``maskApi.c rleFrString`` rules) or uncompressed (a list)."""
     counts = rle["counts"]
@@ -55,7 +58,7 @@ def rle_counts(rle: dict) -> np.ndarray:
     return _parse_counts(counts)
 
 
-def _parse_counts(counts: "str | bytes") -> np.ndarray:
+def _parse_counts(counts: str | bytes) -> np.ndarray:
     """Vectorised ``rleFrString``: 5-bit groups, LSB first, 0x20 = more, 0x10 in the last group =
     negative; from the third count on, each is a delta to the count two places before."""
     if isinstance(counts, str):
@@ -81,12 +84,17 @@ def _parse_counts(counts: "str | bytes") -> np.ndarray:
     return out
 
 
-def _load_fast_uncompress():
+# A list of compressed RLEs -> the same RLEs with uncompressed (list) counts.
+_UncompressRles = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def _load_fast_uncompress() -> _UncompressRles | None:
     """faster-coco-eval's C++ string -> counts converter, when installed (same output)."""
     try:
         from faster_coco_eval import mask_api_new_cpp
 
-        return mask_api_new_cpp.toUncompressedRLE
+        uncompress: _UncompressRles = mask_api_new_cpp.toUncompressedRLE
+        return uncompress
     except ImportError:  # pragma: no cover - optional dependency
         return None
 
@@ -94,7 +102,7 @@ def _load_fast_uncompress():
 _fast_uncompress = _load_fast_uncompress()
 
 
-def decode_crop(rle: dict, x0: int, y0: int, x1: int, y1: int, counts: np.ndarray | None = None) -> np.ndarray:
+def decode_crop(rle: dict[str, Any], x0: int, y0: int, x1: int, y1: int, counts: np.ndarray | None = None) -> np.ndarray:
     """Decode only the window rows [y0, y1) x cols [x0, x1) of a COCO RLE -> uint8 (y1-y0, x1-x0).
     Much cheaper than a full-image decode for a small object."""
     h = int(rle["size"][0])
@@ -133,7 +141,7 @@ def boundary_iou(gt_mask_hw: np.ndarray, pred_mask_hw: np.ndarray,
     return float(np.count_nonzero(bg & bp) / union)
 
 
-def boundary_iou_rle(gt_rle: dict, pred_rle: dict, dilation_ratio: float = DEFAULT_DILATION_RATIO) -> float:
+def boundary_iou_rle(gt_rle: dict[str, Any], pred_rle: dict[str, Any], dilation_ratio: float = DEFAULT_DILATION_RATIO) -> float:
     """Boundary IoU of two COCO RLE masks (``{"size": [h, w], "counts": ...}``) of one image,
     computed on the crop around both masks. NaN if both are empty."""
     if list(gt_rle["size"]) != list(pred_rle["size"]):

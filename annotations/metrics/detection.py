@@ -24,9 +24,10 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,25 @@ class IouType(str, Enum):
 
     BBOX = "bbox"
     SEGM = "segm"
+
+
+DEFAULT_MAX_DETS = 100
+"""COCO's detections-per-image cap (the third ``maxDets`` entry, used by AP and AR100)."""
+
+
+class AreaRule(str, Enum):
+    """Which area puts a segm *result* into the small / medium / large bucket (APs/APm/APl).
+
+    ``MASK`` (default, as Detectron2 and this project's reviews do): the mask's pixel count
+    (results are handed to the evaluator without ``bbox``, so ``loadRes`` takes the mask area).
+    ``BBOX``: the box's ``w * h``, what plain pycocotools does when the results carry a
+    ``bbox`` (e.g. a Detectron2 results file scored with pycocotools directly). Ground-truth
+    areas always come from the ground truth's ``area`` field. The overall AP does not depend on
+    the rule; only the per-size numbers do.
+    """
+
+    MASK = "mask"
+    BBOX = "bbox"
 
 
 class Backend(str, Enum):
@@ -103,7 +123,8 @@ class CocoEvaluation:
         valid = p[0] > -1
         if not valid.any():
             return np.full(p.shape[0], np.nan)
-        return p[:, valid].mean(axis=1)
+        mean_precision: np.ndarray = p[:, valid].mean(axis=1)
+        return mean_precision
 
 
 def _threshold_index(thresholds: np.ndarray, value: float) -> int:
@@ -117,13 +138,13 @@ def available_backends() -> list[Backend]:
     """The evaluators importable here (pycocotools is a hard dependency)."""
     backends = [Backend.PYCOCOTOOLS]
     try:
-        import faster_coco_eval  # noqa: F401
+        import faster_coco_eval  # noqa: F401 - imported only to see whether it is installed
     except ImportError:
         return backends
     return [Backend.FASTER_COCO_EVAL] + backends
 
 
-def resolve_backend(backend: "Backend | str") -> Backend:
+def resolve_backend(backend: Backend | str) -> Backend:
     """``auto`` -> the fastest available evaluator; an unavailable one -> :class:`MetricsError`."""
     backend = Backend(backend)
     available = available_backends()
@@ -134,8 +155,8 @@ def resolve_backend(backend: "Backend | str") -> Backend:
     return backend
 
 
-def coco_map(gt_dict: dict, results_list: list[dict], iou_type: "IouType | str" = "bbox", *,
-             backend: "Backend | str" = Backend.AUTO) -> dict[str, float]:
+def coco_map(gt_dict: dict[str, Any], results_list: list[dict[str, Any]], iou_type: IouType | str = "bbox", *,
+             backend: Backend | str = Backend.AUTO) -> dict[str, float]:
     """The 12 COCO stats (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl).
 
     ``gt_dict``: a COCO instances dict (``images``, ``annotations``, ``categories``);
@@ -146,12 +167,14 @@ def coco_map(gt_dict: dict, results_list: list[dict], iou_type: "IouType | str" 
 
 
 def evaluate_coco(
-    gt_dict: dict,
-    results_list: list[dict],
-    iou_type: "IouType | str" = "bbox",
+    gt_dict: dict[str, Any],
+    results_list: list[dict[str, Any]],
+    iou_type: IouType | str = "bbox",
     *,
-    backend: "Backend | str" = Backend.AUTO,
+    backend: Backend | str = Backend.AUTO,
     iou_provider: IouProvider | None = None,
+    max_dets: int = DEFAULT_MAX_DETS,
+    area_rule: AreaRule | str = AreaRule.MASK,
 ) -> CocoEvaluation:
     """Run COCOeval (evaluate, accumulate, summarize) and return stats and the PR arrays.
 
@@ -160,20 +183,25 @@ def evaluate_coco(
     """
     iou_type = IouType(iou_type)
     gt, renumbered = prepare_gt(gt_dict, iou_type)
-    results = prepare_results(results_list, gt, iou_type)
+    results = prepare_results(results_list, gt, iou_type, area_rule=area_rule)
     return evaluate_prepared(gt, results, iou_type, backend=backend, iou_provider=iou_provider,
-                             gt_ids_renumbered=renumbered)
+                             gt_ids_renumbered=renumbered, max_dets=max_dets)
 
 
-def evaluate_prepared(gt: dict, results: list[dict], iou_type: IouType, *, backend: "Backend | str" = Backend.AUTO,
-                      iou_provider: IouProvider | None = None, gt_ids_renumbered: bool = False) -> CocoEvaluation:
+def evaluate_prepared(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: IouType, *,
+                      backend: Backend | str = Backend.AUTO, iou_provider: IouProvider | None = None,
+                      gt_ids_renumbered: bool = False, max_dets: int = DEFAULT_MAX_DETS) -> CocoEvaluation:
     """:func:`evaluate_coco` on inputs already passed through :func:`prepare_gt` and
-    :func:`prepare_results` (the evaluator may write into those copies)."""
+    :func:`prepare_results` (the evaluator may write into those copies). ``max_dets`` replaces
+    COCO's 100 detections per image (AP and the ``AR100`` stat use it; see
+    :func:`truncated_images`)."""
+    if max_dets < 1:
+        raise MetricsError(f"max_dets must be >= 1, got {max_dets}")
     backend = resolve_backend(backend)
     if backend is Backend.FASTER_COCO_EVAL:
-        evaluator = _run_faster(gt, results, iou_type, iou_provider)
+        evaluator = _run_faster(gt, results, iou_type, iou_provider, max_dets)
     else:
-        evaluator = _run_pycocotools(gt, results, iou_type, iou_provider)
+        evaluator = _run_pycocotools(gt, results, iou_type, iou_provider, max_dets)
     stats = {name: (float(v) if v > -1 else math.nan) for name, v in zip(STAT_NAMES, evaluator.stats)}
     return CocoEvaluation(
         stats=stats,
@@ -191,7 +219,7 @@ def evaluate_prepared(gt: dict, results: list[dict], iou_type: IouType, *, backe
 # ---------------------------------------------------------------------------- input checks
 
 
-def prepare_gt(gt_dict: dict, iou_type: "IouType | str") -> tuple[dict, bool]:
+def prepare_gt(gt_dict: dict[str, Any], iou_type: IouType | str) -> tuple[dict[str, Any], bool]:
     """A copy of the GT safe to hand to the evaluator (annotation dicts copied), ids renumbered
     1..N when an id is 0 or repeats; returns (copy, renumbered). Raises :class:`MetricsError`."""
     iou_type = IouType(iou_type)
@@ -242,10 +270,14 @@ def _check_segmentation(segmentation: Any, where: str) -> None:
                                "(needs >= 3 vertices)")
 
 
-def prepare_results(results_list: list[dict], gt: dict, iou_type: "IouType | str") -> list[dict]:
-    """Copies of the results checked against the prepared GT (a segm result loses its bbox so
-    that loadRes takes the mask area). Raises :class:`MetricsError`."""
+def prepare_results(results_list: list[dict[str, Any]], gt: dict[str, Any], iou_type: IouType | str, *,
+                    area_rule: AreaRule | str = AreaRule.MASK) -> list[dict[str, Any]]:
+    """Copies of the results checked against the prepared GT. With ``AreaRule.MASK`` a segm
+    result loses its bbox so that loadRes takes the mask area; with ``AreaRule.BBOX`` it keeps
+    (or gets) the mask's bbox, so its size bucket follows ``w * h`` as in plain pycocotools.
+    Raises :class:`MetricsError`."""
     iou_type = IouType(iou_type)
+    area_rule = AreaRule(area_rule)
     if not isinstance(results_list, list):
         raise MetricsError(f"results must be a list of COCO result dicts, got {type(results_list).__name__}")
     image_ids = {i["id"] for i in gt["images"]}
@@ -267,27 +299,50 @@ def prepare_results(results_list: list[dict], gt: dict, iou_type: "IouType | str
         copy = dict(res)
         if iou_type is IouType.SEGM:
             # loadRes takes the bbox path (area = w*h) when the first result has a bbox.
-            copy.pop("bbox", None)
+            if area_rule is AreaRule.MASK:
+                copy.pop("bbox", None)
+            elif not copy.get("bbox"):
+                from pycocotools import mask as mask_utils
+
+                seg = dict(copy["segmentation"])
+                if isinstance(seg["counts"], str):
+                    seg["counts"] = seg["counts"].encode("ascii")
+                copy["bbox"] = [float(v) for v in mask_utils.toBbox(seg)]
         out.append(copy)
+    if iou_type is IouType.SEGM and area_rule is AreaRule.BBOX:
+        for res in out:  # loadRes decides on the first result only: every result needs a box
+            if not res.get("bbox"):
+                raise MetricsError("area_rule=bbox needs a bbox on every result")
     return out
 
 
 # ---------------------------------------------------------------------------- evaluators
 
 
-def _empty_results(gt_coco_cls: type, gt: dict) -> Any:
+def _empty_results(gt_coco_cls: type, gt: dict[str, Any]) -> Any:
     res = gt_coco_cls()
     res.dataset = {"images": list(gt["images"]), "annotations": [], "categories": list(gt["categories"])}
     res.createIndex()
     return res
 
 
-def _run_pycocotools(gt: dict, results: list[dict], iou_type: IouType, iou_provider: IouProvider | None) -> Any:
+def truncated_images(results: list[dict[str, Any]], max_dets: int) -> dict[Any, int]:
+    """Image id -> number of results beyond ``max_dets`` on it (only images over the cap): those
+    lowest-scored results are never seen by COCO AP, so a perfect result set can score below 1."""
+    per_image: dict[Any, int] = {}
+    for res in results:
+        per_image[res["image_id"]] = per_image.get(res["image_id"], 0) + 1
+    return {image: n - max_dets for image, n in per_image.items() if n > max_dets}
+
+
+def _run_pycocotools(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: IouType, iou_provider: IouProvider | None,
+                     max_dets: int = DEFAULT_MAX_DETS) -> Any:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    class _SharedIouEval(COCOeval):
-        def computeIoU(self, imgId: int, catId: int):  # noqa: N802 - pycocotools' name
+    class _SharedIouEval(COCOeval):  # type: ignore[misc]  # pycocotools ships no type information
+        def computeIoU(self, imgId: int, catId: int) -> list[float] | np.ndarray:  # noqa: N802, N803 - pycocotools' names
+            assert iou_provider is not None  # this class is used only with a provider
             p = self.params
             gts = self._gts[imgId, catId] if p.useCats else [g for c in p.catIds for g in self._gts[imgId, c]]
             dts = self._dts[imgId, catId] if p.useCats else [d for c in p.catIds for d in self._dts[imgId, c]]
@@ -303,19 +358,22 @@ def _run_pycocotools(gt: dict, results: list[dict], iou_type: IouType, iou_provi
         coco_dt = coco_gt.loadRes(results) if results else _empty_results(COCO, gt)
         cls = _SharedIouEval if iou_provider is not None else COCOeval
         evaluator = cls(coco_gt, coco_dt, iou_type.value)
+        evaluator.params.maxDets = [1, 10, int(max_dets)]
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
     return evaluator
 
 
-def _run_faster(gt: dict, results: list[dict], iou_type: IouType, iou_provider: IouProvider | None) -> Any:
+def _run_faster(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: IouType, iou_provider: IouProvider | None,
+                max_dets: int = DEFAULT_MAX_DETS) -> Any:
     from faster_coco_eval import COCO, COCOeval_faster
 
     quiet = _quiet
 
-    class _SharedIouEval(COCOeval_faster):
-        def computeIoU(self, imgId: int, catId: int):  # noqa: N802 - the evaluator's name
+    class _SharedIouEval(COCOeval_faster):  # type: ignore[misc]  # faster-coco-eval ships no py.typed
+        def computeIoU(self, imgId: int, catId: int) -> list[float] | np.ndarray:  # noqa: N802, N803 - the evaluator's names
+            assert iou_provider is not None  # this class is used only with a provider
             p = self.params
             cats = [catId] if p.useCats else p.catIds
             gts = self.gt_dataset.get_instances([imgId], cats, bool(p.useCats))[0][0]
@@ -333,6 +391,7 @@ def _run_faster(gt: dict, results: list[dict], iou_type: IouType, iou_provider: 
         evaluator.params.compute_rle = False  # IoUs come from the provider: no RLE conversion needed
     else:
         evaluator = COCOeval_faster(coco_gt, coco_dt, iou_type.value, print_function=quiet, rle_iou_max_workers=1)
+    evaluator.params.maxDets = [1, 10, int(max_dets)]
     evaluator.evaluate()
     evaluator.accumulate()
     with contextlib.redirect_stdout(io.StringIO()):

@@ -22,9 +22,10 @@ Rules (documented in the JSON schema too):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -75,12 +76,13 @@ def as_shape(obj: Any) -> Shape:
 # ---------------------------------------------------------------------------- IoU
 
 
-def shape_rle(geometry: Geometry, size_hw: tuple[int, int], where: str = "shape") -> dict:
+def shape_rle(geometry: Geometry, size_hw: tuple[int, int], where: str = "shape") -> dict[str, Any]:
     """The pycocotools RLE dict of any geometry at image size (height, width); a mask of another
     size raises :class:`MetricsError` naming ``where``."""
     if isinstance(geometry, Box):
         # geometry.box_to_mask hands pycocotools a list, which its bbox path rejects (2.0.11).
-        return mask_utils.frPyObjects(np.array([geometry.xywh], dtype=np.float64), size_hw[0], size_hw[1])[0]
+        rle: dict[str, Any] = mask_utils.frPyObjects(np.array([geometry.xywh], dtype=np.float64), size_hw[0], size_hw[1])[0]
+        return rle
     try:
         return to_mask(geometry, size_hw).rle
     except GeometryError as exc:
@@ -92,7 +94,7 @@ def pairwise_iou(
     pred_geometries: Sequence[Geometry],
     size_hw: tuple[int, int],
     gt_iscrowd: Sequence[bool] | None = None,
-    iou_type: "MatchIouType | str" = MatchIouType.AUTO,
+    iou_type: MatchIouType | str = MatchIouType.AUTO,
 ) -> np.ndarray:
     """(G, P) IoU matrix between ground-truth and predicted geometries on an image of size
     (height, width). Crowd columns use intersection / prediction area. A mask whose size is not
@@ -111,8 +113,8 @@ def pairwise_iou(
     gt_is_box = np.array([isinstance(x, Box) for x in gt_geometries])
     pred_is_box = np.array([isinstance(x, Box) for x in pred_geometries])
     if iou_type is MatchIouType.AUTO and gt_is_box.all() and pred_is_box.all():
-        gt_boxes = [list(x.xywh) for x in gt_geometries]
-        pred_boxes = [list(x.xywh) for x in pred_geometries]
+        gt_boxes = [list(cast(Box, x).xywh) for x in gt_geometries]  # all boxes: checked just above
+        pred_boxes = [list(cast(Box, x).xywh) for x in pred_geometries]
         return np.asarray(mask_utils.iou(pred_boxes, gt_boxes, crowd), dtype=np.float64).reshape(p, g).T
     gt_rles = [shape_rle(x, size_hw, f"ground-truth shape #{i}") for i, x in enumerate(gt_geometries)]
     pred_rles = [shape_rle(x, size_hw, f"predicted shape #{i}") for i, x in enumerate(pred_geometries)]
@@ -121,8 +123,8 @@ def pairwise_iou(
         gi = np.flatnonzero(gt_is_box)
         pi = np.flatnonzero(pred_is_box)
         exact = mask_utils.iou(
-            [list(pred_geometries[j].xywh) for j in pi],  # type: ignore[union-attr]
-            [list(gt_geometries[i].xywh) for i in gi],  # type: ignore[union-attr]
+            [list(cast(Box, pred_geometries[int(j)]).xywh) for j in pi],  # pi, gi: indices of boxes
+            [list(cast(Box, gt_geometries[int(i)]).xywh) for i in gi],
             [crowd[i] for i in gi],
         )
         out[np.ix_(gi, pi)] = np.asarray(exact, dtype=np.float64).reshape(len(pi), len(gi)).T
@@ -298,7 +300,7 @@ def match_shapes(
     pred: Sequence[Any],
     size_hw: tuple[int, int],
     iou_threshold: float = DEFAULT_IOU_THRESHOLD,
-    iou_type: "MatchIouType | str" = MatchIouType.AUTO,
+    iou_type: MatchIouType | str = MatchIouType.AUTO,
 ) -> MatchResult:
     """Match ground-truth shapes ``gt`` with predicted shapes ``pred`` on one image.
 

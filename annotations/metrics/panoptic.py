@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class PanopticResult:
     stuff: dict[str, float]
     per_class: dict[int, PanopticClassStat] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         def num(v: float) -> float | None:
             return None if isinstance(v, float) and math.isnan(v) else v
 
@@ -99,8 +100,8 @@ class PanopticAccumulator:
         self.categories = {int(k): bool(v) for k, v in categories.items()}
         self.stats: dict[int, PanopticClassStat] = {c: PanopticClassStat() for c in self.categories}
 
-    def add(self, gt_ids_hw: np.ndarray, gt_segments: Iterable[dict], pred_ids_hw: np.ndarray,
-            pred_segments: Iterable[dict], where: str = "image") -> None:
+    def add(self, gt_ids_hw: np.ndarray, gt_segments: Iterable[dict[str, Any]], pred_ids_hw: np.ndarray,
+            pred_segments: Iterable[dict[str, Any]], where: str = "image") -> None:
         """One image: (H, W) id maps and their segments (``id``, ``category_id``, ``iscrowd``)."""
         gt_map = np.asarray(gt_ids_hw)
         pred_map = np.asarray(pred_ids_hw)
@@ -133,7 +134,8 @@ class PanopticAccumulator:
 
         joint = gt_map.astype(np.uint64) * OFFSET + pred_map.astype(np.uint64)
         labels, counts = np.unique(joint, return_counts=True)
-        overlap = {(int(l // OFFSET), int(l % OFFSET)): int(c) for l, c in zip(labels.tolist(), counts.tolist())}
+        overlap = {(int(joint_label // OFFSET), int(joint_label % OFFSET)): int(c)
+                   for joint_label, c in zip(labels.tolist(), counts.tolist())}
 
         gt_matched, pred_matched = set(), set()
         for (g, p), inter in overlap.items():
@@ -182,8 +184,8 @@ class PanopticAccumulator:
                               per_class=dict(self.stats))
 
 
-def pq_from_files(gt_json: "str | Path", gt_folder: "str | Path", pred_json: "str | Path",
-                  pred_folder: "str | Path") -> PanopticResult:
+def pq_from_files(gt_json: str | Path, gt_folder: str | Path, pred_json: str | Path,
+                  pred_folder: str | Path) -> PanopticResult:
     """PQ of COCO panoptic predictions (JSON + PNG folder) against the ground truth, same inputs
     as panopticapi's ``pq_compute``. Every GT image needs a prediction."""
     from PIL import Image as PILImage
@@ -207,7 +209,7 @@ def pq_from_files(gt_json: "str | Path", gt_folder: "str | Path", pred_json: "st
     return acc.result()
 
 
-def _load(path: "str | Path") -> dict:
+def _load(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -217,7 +219,7 @@ def _load(path: "str | Path") -> dict:
     return data
 
 
-def panoptic_quality(pairs: Iterable[tuple[np.ndarray, Iterable[dict], np.ndarray, Iterable[dict]]],
+def panoptic_quality(pairs: Iterable[tuple[np.ndarray, Iterable[dict[str, Any]], np.ndarray, Iterable[dict[str, Any]]]],
                      categories: dict[int, bool]) -> PanopticResult:
     """PQ over images given as ``(gt_ids_hw, gt_segments, pred_ids_hw, pred_segments)``."""
     acc = PanopticAccumulator(categories)

@@ -120,8 +120,9 @@ class ReviewReport:
     model_outcomes: dict[str, Any] | None = None
     predictions: list[PredictionOutcome] | None = None
     semantic: dict[str, Any] | None = None  # pixel-level section (semantic_review), None if not computed
+    saliency: dict[str, Any] | None = None  # foreground/background measures (saliency_review), binary reviews only
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The report as JSON-ready data (schema in :mod:`annotations.metrics.report_json`)."""
         from annotations.metrics.report_json import report_to_json
 

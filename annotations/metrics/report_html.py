@@ -2,7 +2,10 @@
 
 Sections: summary and COCO stats, the worst images first, per-class table, PR curves per class,
 the confusion matrix (with "unmatched"), the IoU histogram and, for model vs final, what became
-of the predictions per class and per model version.
+of the predictions per class and per model version. A binary review (one class, or a class and
+background) adds the foreground/background (saliency) measures; a stuff-only review (every class
+``is_thing=False``) leads with the pixel measures and leaves out the instance measures (COCO AP,
+instance matching, PR curves, confusion, IoU histogram), which do not apply to stuff.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import base64
 import html
 import io
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from annotations.metrics.report import ReviewReport
+from annotations.metrics.saliency_review import detection_measures_apply
 
 MAX_IMAGE_ROWS = 200
 MAX_PR_CLASSES = 12
@@ -44,7 +49,7 @@ def _png(fig: Any) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -132,7 +137,7 @@ td:first-child,th:first-child{text-align:left}
 """
 
 
-def _semantic_section(sem: dict) -> str:
+def _semantic_section(sem: dict[str, Any]) -> str:
     """Pixel accuracy / mIoU and a per-class IoU table (classes present on either side)."""
     keys = [("pixel accuracy", "pixel_accuracy"), ("mIoU", "miou"), ("mIoU without background", "miou_foreground"),
             ("mean class accuracy", "mean_class_accuracy"), ("frequency-weighted IoU", "fw_iou"),
@@ -145,11 +150,38 @@ def _semantic_section(sem: dict) -> str:
     return head + kv + _table(["class", "IoU", "Dice", "accuracy", "precision", "reference px", "compared px"], rows)
 
 
+SALIENCY_KEYS = (("precision", "precision"), ("recall", "recall"), ("F-beta", "fbeta"), ("max F-beta", "fbeta_max"),
+                 ("mean F-beta", "fbeta_mean"), ("adaptive F-beta", "fbeta_adaptive"), ("MAE", "mae"),
+                 ("weighted F-beta", "weighted_fbeta"), ("S-measure", "s_measure"), ("E-measure", "e_measure"),
+                 ("max E-measure", "e_max"), ("mean E-measure", "e_mean"), ("adaptive E-measure", "e_adaptive"))
+
+
+def _saliency_section(sal: dict[str, Any]) -> str:
+    """Foreground/background measures overall (the soft-map variants only when they exist) and
+    per image, lowest S-measure first."""
+    shown = [(label, key) for label, key in SALIENCY_KEYS if sal.get(key) is not None]
+    head = (f"<h2>Foreground / background ({html.escape(str(sal.get('foreground')))})</h2>"
+            f"<p>{sal.get('images', 0)} images; F-beta with beta&sup2; = {sal.get('fbeta_beta_squared')}, weighted "
+            f"F-beta with beta&sup2; = {sal.get('weighted_fbeta_beta_squared')}; masks as drawn"
+            f"{'' if sal.get('soft') else ' (no probability map: no max / mean / adaptive variants)'}; "
+            "means over images (pysodmetrics conventions).</p>")
+    kv = "<div class='kv'>" + "".join(f"<span><b>{label}</b> {_fmt(sal.get(key))}</span>" for label, key in shown) + "</div>"
+    per_image = sal.get("per_image", [])
+    columns = [(label, key) for label, key in shown if key not in ("fbeta_max", "fbeta_mean", "e_max", "e_mean")]
+    rows = [(r.get("image"), *[r.get(key) for _, key in columns]) for r in per_image[:MAX_IMAGE_ROWS]]
+    table = _table(["image (lowest S-measure first)", *[label for label, _ in columns]], rows)
+    hidden = len(per_image) - MAX_IMAGE_ROWS
+    more = f"<p>… {hidden} more images in the JSON report.</p>" if hidden > 0 else ""
+    return head + kv + table + more
+
+
 def render_html(report: ReviewReport) -> str:
     """The report as one HTML string (no external resources)."""
+    if not detection_measures_apply({"summary": report.summary}):
+        return _render_stuff_only(report)
     s = report.summary
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>SegStudio review</title><style>{_CSS}</style>"
-             "</head><body>"]
+    parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>SegStudio review</title><style>{_CSS}</style>"
+              "</head><body>")]
     parts.append(f"<h1>Review: {html.escape(report.compared)} vs {html.escape(report.reference)}</h1>")
     parts.append(f"<p>{html.escape(report.kind)} &middot; {report.iou_type} &middot; match at IoU &ge; "
                  f"{report.iou_threshold} &middot; evaluator {html.escape(str(s.get('evaluator')))}</p>")
@@ -176,6 +208,8 @@ def render_html(report: ReviewReport) -> str:
 
     if report.semantic:
         parts.append(_semantic_section(report.semantic))
+    if report.saliency:
+        parts.append(_saliency_section(report.saliency))
 
     if report.model_outcomes:
         mo = report.model_outcomes
@@ -199,7 +233,24 @@ def render_html(report: ReviewReport) -> str:
     return "".join(parts)
 
 
-def write_html(report: ReviewReport, path: "str | Path") -> Path:
+def _render_stuff_only(report: ReviewReport) -> str:
+    """A stuff-only review: pixel measures first, no instance measures."""
+    parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>SegStudio review</title><style>{_CSS}</style>"
+              "</head><body>")]
+    parts.append(f"<h1>Review: {html.escape(report.compared)} vs {html.escape(report.reference)}</h1>")
+    parts.append(f"<p>{html.escape(report.kind)} &middot; {report.summary.get('images', 0)} images &middot; every class "
+                 "is stuff, so instance measures (COCO AP, instance matching, PR curves) are left out.</p>")
+    if report.saliency:
+        parts.append(_saliency_section(report.saliency))
+    if report.semantic:
+        parts.append(_semantic_section(report.semantic))
+    if not report.saliency and not report.semantic:
+        parts.append("<p>No pixel-level section was computed (review run without the semantic section).</p>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def write_html(report: ReviewReport, path: str | Path) -> Path:
     """Write the self-contained HTML report to ``path`` (atomically) and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

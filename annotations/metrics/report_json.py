@@ -113,7 +113,7 @@ def outcome_counts_json(counts: OutcomeCounts) -> dict[str, Any]:
     }
 
 
-def report_to_json(report: ReviewReport) -> dict:
+def report_to_json(report: ReviewReport) -> dict[str, Any]:
     """The report as strict-JSON data following the module schema."""
     confusion = report.confusion
     out = {
@@ -140,11 +140,13 @@ def report_to_json(report: ReviewReport) -> dict:
         "model_outcomes": report.model_outcomes,
         "predictions": [asdict(p) for p in report.predictions] if report.predictions is not None else None,
         "semantic": report.semantic,
+        "saliency": report.saliency,  # binary reviews: see annotations.metrics.saliency_review
     }
-    return clean(out)
+    cleaned: dict[str, Any] = clean(out)
+    return cleaned
 
 
-def write_json(report: ReviewReport, path: "str | Path") -> Path:
+def write_json(report: ReviewReport, path: str | Path) -> Path:
     """Write the JSON report (UTF-8, strict JSON: no NaN) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

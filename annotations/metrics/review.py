@@ -14,7 +14,15 @@ All three build COCO ground truth and results from the projects and run the one 
 
 Compared shapes get score 1.0 when they have none (human shapes), so COCO AP is that of an
 unranked set. Crowd shapes on the compared side are skipped (COCO results have no crowd).
-``iou_type="auto"`` compares boxes when every shape on both sides is a box, masks otherwise.
+``iou_type="auto"`` follows the reference (ground truth): boxes when every reference shape is a
+box (a COCO file: no annotation has a ``segmentation``), masks otherwise.
+
+Ignore regions (``Annotation.role == IGNORE``) of the reference become COCO crowd regions: a
+class-scoped one for its class, a class-agnostic one for every class; detections on them are
+neither true nor false positives, and their pixels are left out of the semantic section. Ignore
+regions of the compared side are left out. ``max_dets`` (COCO's 100 detections per image) and
+``area_rule`` (the size-bucket rule of segm results, mask area by default) are passed to the
+evaluator; ``summary["warnings"]`` says when the cap cut results.
 Each review also carries the pixel-level ``semantic`` section (label maps painted by z-order, then
 id; :mod:`annotations.metrics.semantic_review`) unless ``semantic=False``.
 """
@@ -25,17 +33,19 @@ import json
 import math
 import os
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from annotations.errors import MetricsError
 from annotations.geometry import Box, to_box
 from annotations.metrics.boundary import DEFAULT_DILATION_RATIO
-from annotations.metrics.detection import STAT_NAMES, Backend, IouType
+from annotations.metrics.detection import DEFAULT_MAX_DETS, STAT_NAMES, AreaRule, Backend, IouType
 from annotations.metrics.matching import DEFAULT_IOU_THRESHOLD, pairwise_iou, shape_rle
 from annotations.metrics.report import OutcomeCounts, PredictionOutcome, ReviewReport
 from annotations.metrics.report_json import outcome_counts_json
-from annotations.metrics.review_core import run_core, review_coco
+from annotations.metrics.review_core import CoreOutput, review_coco, run_core
+from annotations.model import NO_CATEGORY
 
 __all__ = ["ReviewReport", "model_vs_final", "project_vs_project", "project_vs_coco", "review_coco"]
 
@@ -51,7 +61,7 @@ def _resolve_iou_type(iou_type: str, geometries: Iterable[Any]) -> IouType:
     return IouType.BBOX if all(isinstance(g, Box) for g in geometries) else IouType.SEGM
 
 
-def _coco_shape(geometry: Any, size_hw: tuple[int, int], iou_type: IouType, where: str) -> dict:
+def _coco_shape(geometry: Any, size_hw: tuple[int, int], iou_type: IouType, where: str) -> dict[str, Any]:
     """``segmentation`` (compressed RLE, str counts) or ``bbox`` for one geometry."""
     if iou_type is IouType.BBOX:
         return {"bbox": [float(v) for v in to_box(geometry).xywh]}
@@ -62,17 +72,56 @@ def _coco_shape(geometry: Any, size_hw: tuple[int, int], iou_type: IouType, wher
 
 
 def _gt_entry(ann: Any, image_id: int, category_id: int, size_hw: tuple[int, int], iou_type: IouType,
-              where: str) -> dict:
-    entry = {"id": int(ann.id), "image_id": image_id, "category_id": category_id,
-             "iscrowd": int(bool(getattr(ann, "iscrowd", False))), "area": float(ann.geometry.area)}
+              where: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": int(ann.id), "image_id": image_id, "category_id": category_id,
+                             "iscrowd": int(bool(getattr(ann, "iscrowd", False)) or bool(getattr(ann, "is_ignore", False))),
+                             "area": float(ann.geometry.area)}
     entry.update(_coco_shape(ann.geometry, size_hw, iou_type, where))
     if "bbox" not in entry:
         entry["bbox"] = [float(v) for v in to_box(ann.geometry).xywh]
     return entry
 
 
+_IGNORE_ID_BASE = 1_000_000_000  # ids of the per-class copies of class-agnostic ignore regions
+
+
+def _reference_entries(img: Any, shapes: Sequence[Any], kind: IouType, category_ids: Sequence[int], *,
+                       image_id: int | None = None, category_of: Any = None,
+                       where: str = "") -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+    """Ground-truth entries (and their paint keys) of one image's reference shapes: an object
+    as itself, a class-scoped ignore region as a crowd of its class, a class-agnostic ignore
+    region as one crowd per class of ``category_ids``."""
+    entries: list[dict[str, Any]] = []
+    keys: list[tuple[int, int]] = []
+    gid = int(img.id if image_id is None else image_id)
+    for s in shapes:
+        label = f"{where or img.path}: annotation {s.id}"
+        agnostic = getattr(s, "is_ignore", False) and s.category_id == NO_CATEGORY
+        targets = list(category_ids) if agnostic else [category_of(s.category_id) if category_of else s.category_id]
+        for k, cid in enumerate(targets):
+            entry = _gt_entry(s, gid, cid, img.size_hw, kind, label)
+            if agnostic:
+                entry["id"] = _IGNORE_ID_BASE + int(s.id) * (len(targets) + 1) + k
+            entries.append(entry)
+            keys.append(_paint_key(s))
+    return entries, keys
+
+
+def _objects(shapes: Sequence[Any]) -> list[Any]:
+    """The shapes a compared side contributes: no crowds, no ignore regions."""
+    return [s for s in shapes if not s.iscrowd and not getattr(s, "is_ignore", False)]
+
+
+def coco_file_iou_type(iou_type: str, coco: dict[str, Any]) -> IouType:
+    """``auto`` on a COCO ground-truth file: segm when any annotation has a segmentation."""
+    if iou_type != "auto":
+        return IouType(iou_type)
+    has_masks = any(a.get("segmentation") for a in coco.get("annotations", []) if isinstance(a, dict))
+    return IouType.SEGM if has_masks else IouType.BBOX
+
+
 def _result_entry(shape: Any, image_id: int, category_id: int, size_hw: tuple[int, int], iou_type: IouType,
-                  where: str) -> dict:
+                  where: str) -> dict[str, Any]:
     entry = {"image_id": image_id, "category_id": category_id, "score": float(getattr(shape, "score", 1.0))}
     entry.update(_coco_shape(shape.geometry, size_hw, iou_type, where))
     return entry
@@ -83,13 +132,14 @@ def _paint_key(shape: Any) -> tuple[int, int]:
     return (int(getattr(shape, "z_order", 0) or 0), int(shape.id))
 
 
-def _image_entry(image: Any, image_id: int | None = None) -> dict:
+def _image_entry(image: Any, image_id: int | None = None) -> dict[str, Any]:
     return {"id": int(image_id if image_id is not None else image.id), "width": int(image.width),
             "height": int(image.height), "file_name": image.path}
 
 
-def _category_entries(categories: Iterable[Any]) -> list[dict]:
-    return [{"id": int(c.id), "name": c.name, "supercategory": getattr(c, "supercategory", "")} for c in categories]
+def _category_entries(categories: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"id": int(c.id), "name": c.name, "supercategory": getattr(c, "supercategory", ""),
+             "isthing": int(getattr(c, "is_thing", True))} for c in categories]
 
 
 def _check_size(image_a: Any, size_b_hw: tuple[int, int], what: str) -> None:
@@ -151,7 +201,8 @@ def _image_files(project: Any, images: Sequence[Any]) -> list[str] | None:
 def project_vs_project(project_a: Any, project_b: Any, iou_threshold: float = DEFAULT_IOU_THRESHOLD, *,
                        iou_type: str = "auto", boundary: bool = True,
                        dilation_ratio: float = DEFAULT_DILATION_RATIO,
-                       backend: "Backend | str" = Backend.AUTO, semantic: bool = True) -> ReviewReport:
+                       backend: Backend | str = Backend.AUTO, semantic: bool = True,
+                       max_dets: int = DEFAULT_MAX_DETS, area_rule: AreaRule | str = AreaRule.MASK) -> ReviewReport:
     """Agreement of annotator B (``project_b``) with annotator A (``project_a``, the reference)
     over the images both projects hold. Image sizes must agree (else :class:`MetricsError`)."""
     images_a = project_a.images()
@@ -174,11 +225,16 @@ def project_vs_project(project_a: Any, project_b: Any, iou_threshold: float = DE
         img_a, img_b = images_a[ia], images_b[jb]
         _check_size(img_a, img_b.size_hw, str(getattr(project_b, "path", "project B")))
         shapes_a.append((img_a, project_a.annotations(img_a.id)))
-        shapes_b.append((img_a, [s for s in project_b.annotations(img_b.id) if not s.iscrowd]))
-    kind = _resolve_iou_type(iou_type, [s.geometry for _, ss in shapes_a + shapes_b for s in ss])
-    gt = {"images": [_image_entry(img) for img, _ in shapes_a],
-          "annotations": [_gt_entry(s, img.id, s.category_id, img.size_hw, kind, f"{img.path}: annotation {s.id}")
-                          for img, ss in shapes_a for s in ss],
+        shapes_b.append((img_a, _objects(project_b.annotations(img_b.id))))
+    kind = _resolve_iou_type(iou_type, [s.geometry for _, ss in shapes_a for s in ss])
+    all_ids = [c.id for c in categories] + [int(e["id"]) for e in extra]
+    gt_entries: list[dict[str, Any]] = []
+    gt_keys: list[tuple[int, int]] = []
+    for img, ss in shapes_a:
+        entries, keys = _reference_entries(img, ss, kind, all_ids)
+        gt_entries.extend(entries)
+        gt_keys.extend(keys)
+    gt = {"images": [_image_entry(img) for img, _ in shapes_a], "annotations": gt_entries,
           "categories": _category_entries(categories) + extra}
     results, ids = [], []
     for img, ss in shapes_b:
@@ -190,8 +246,9 @@ def project_vs_project(project_a: Any, project_b: Any, iou_threshold: float = DE
                          dilation_ratio=dilation_ratio, kind="project_vs_project",
                          reference=str(getattr(project_a, "path", "project A")),
                          compared=str(getattr(project_b, "path", "project B")), compared_ids=ids,
-                         semantic=semantic, gt_paint_keys=[_paint_key(s) for _, ss in shapes_a for s in ss],
-                         dt_paint_keys=[_paint_key(s) for _, ss in shapes_b for s in ss])
+                         semantic=semantic, gt_paint_keys=gt_keys,
+                         dt_paint_keys=[_paint_key(s) for _, ss in shapes_b for s in ss], max_dets=max_dets,
+                         area_rule=area_rule)
     report.summary["unmatched_images"] = {"reference_only": len(images_a) - len(pairs),
                                           "compared_only": len(images_b) - len(pairs)}
     return report
@@ -200,12 +257,18 @@ def project_vs_project(project_a: Any, project_b: Any, iou_threshold: float = DE
 # ---------------------------------------------------------------------------- project vs COCO
 
 
-def project_vs_coco(project: Any, gt_json_path: "str | Path", iou_threshold: float = DEFAULT_IOU_THRESHOLD, *,
+def project_vs_coco(project: Any, gt_json_path: str | Path, iou_threshold: float = DEFAULT_IOU_THRESHOLD, *,
                     iou_type: str = "auto", boundary: bool = True,
                     dilation_ratio: float = DEFAULT_DILATION_RATIO,
-                    backend: "Backend | str" = Backend.AUTO, semantic: bool = True) -> ReviewReport:
-    """The project's annotations against a COCO instances file (the ground truth). Images are
-    paired by ``file_name`` with the project's relative paths; classes by name."""
+                    backend: Backend | str = Backend.AUTO, semantic: bool = True,
+                    predictions: bool = False, model_version_id: int | None = None,
+                    max_dets: int = DEFAULT_MAX_DETS, area_rule: AreaRule | str = AreaRule.MASK) -> ReviewReport:
+    """The project's annotations — or, with ``predictions``, its model's pre-labels (of
+    ``model_version_id``, default the newest version with predictions; superseded ones only when
+    the version has no other) — against a COCO instances file (the ground truth). Images are
+    paired by file: the same relative path, else the same (unique) file name, so a ground-truth
+    file written elsewhere pairs with the project's images without ids in common. Classes are
+    paired by name. ``iou_type="auto"`` follows the ground truth (segm when it has masks)."""
     gt_json_path = Path(gt_json_path)
     try:
         coco = json.loads(gt_json_path.read_text(encoding="utf-8"))
@@ -226,13 +289,20 @@ def project_vs_coco(project: Any, gt_json_path: "str | Path", iou_threshold: flo
             extra.append({"id": next_id, "name": c.name})
             next_id += 1
         cat_map[c.id] = gt_cats[c.name]
+    compared_name = str(getattr(project, "path", "project"))
+    version = None
+    if predictions:
+        version, by_image = _version_predictions(project, model_version_id, {images[i].id for i in pairs})
+        compared_name = f"{compared_name} model version {version}"
     paired_gt_ids = {gt_images[j]["id"] for j in pairs.values()}
     shapes = []
     for i, j in pairs.items():
         g = gt_images[j]
         _check_size(images[i], (int(g.get("height", 0)), int(g.get("width", 0))), str(gt_json_path))
-        shapes.append((images[i], g["id"], [s for s in project.annotations(images[i].id) if not s.iscrowd]))
-    kind = _resolve_iou_type(iou_type, [s.geometry for _, _, ss in shapes for s in ss])
+        own = by_image.get(images[i].id, []) if predictions else _objects(project.annotations(images[i].id))
+        shapes.append((images[i], g["id"], own))
+    kind = coco_file_iou_type(iou_type, {"annotations": [a for a in coco["annotations"]
+                                                          if isinstance(a, dict) and a.get("image_id") in paired_gt_ids]})
     gt = {"images": [g for g in gt_images if g["id"] in paired_gt_ids],
           "annotations": [a for a in coco["annotations"] if a.get("image_id") in paired_gt_ids],
           "categories": list(coco["categories"]) + extra}
@@ -240,16 +310,45 @@ def project_vs_coco(project: Any, gt_json_path: "str | Path", iou_threshold: flo
     for img, gt_image_id, ss in shapes:
         for s in ss:
             results.append(_result_entry(s, gt_image_id, cat_map[s.category_id], img.size_hw, kind,
-                                         f"{img.path}: annotation {s.id}"))
+                                         f"{img.path}: {'prediction' if predictions else 'annotation'} {s.id}"))
             ids.append(s.id)
     paths = {gt_id: img.path for img, gt_id, _ in shapes}
+    dt_keys = [(-float(getattr(s, "score", 1.0)), int(s.id)) if predictions else _paint_key(s)
+               for _, _, ss in shapes for s in ss]
     report = review_coco(gt, results, kind, iou_threshold, backend=backend, boundary=boundary,
                          dilation_ratio=dilation_ratio, kind="project_vs_coco", reference=str(gt_json_path),
-                         compared=str(getattr(project, "path", "project")), compared_ids=ids, image_paths=paths,
-                         semantic=semantic, dt_paint_keys=[_paint_key(s) for _, _, ss in shapes for s in ss])
+                         compared=compared_name, compared_ids=ids, image_paths=paths,
+                         semantic=semantic, dt_paint_keys=dt_keys, max_dets=max_dets, area_rule=area_rule)
     report.summary["unmatched_images"] = {"reference_only": len(gt_images) - len(pairs),
                                           "compared_only": len(images) - len(pairs)}
+    if predictions:
+        report.summary["model_version_id"] = version
     return report
+
+
+def _version_predictions(project: Any, model_version_id: int | None,
+                         image_ids: set[int]) -> tuple[int, dict[int, list[Any]]]:
+    """(version, image id -> its predictions) over ``image_ids``: per image the version's live
+    predictions, else its superseded ones (its own output, replaced later). Raises
+    :class:`MetricsError` when the version does not exist or has no predictions there."""
+    from annotations.model import PredictionState
+
+    preds = [p for p in project.predictions() if p.image_id in image_ids]
+    versions = sorted({p.model_version_id for p in preds})
+    if model_version_id is None:
+        if not versions:
+            raise MetricsError(f"{getattr(project, 'path', 'the project')} has no predictions on the paired images; "
+                               "run main.py prelabel first")
+        model_version_id = versions[-1]
+    if model_version_id not in versions:
+        raise MetricsError(f"model version {model_version_id} has no predictions on the paired images "
+                           f"(versions with predictions there: {versions or 'none'})")
+    live: dict[int, list[Any]] = defaultdict(list)
+    old: dict[int, list[Any]] = defaultdict(list)
+    for p in preds:
+        if p.model_version_id == model_version_id:
+            (old if p.state is PredictionState.SUPERSEDED else live)[p.image_id].append(p)
+    return model_version_id, {i: live.get(i) or old.get(i, []) for i in set(live) | set(old)}
 
 
 # ---------------------------------------------------------------------------- model vs final
@@ -265,15 +364,21 @@ def _geometry_equal(a: Any, b: Any) -> bool:
 def model_vs_final(project: Any, model_version_id: int | None = None,
                    iou_threshold: float = DEFAULT_IOU_THRESHOLD, *, iou_type: str = "auto", boundary: bool = True,
                    dilation_ratio: float = DEFAULT_DILATION_RATIO,
-                   backend: "Backend | str" = Backend.AUTO, semantic: bool = True) -> ReviewReport:
+                   backend: Backend | str = Backend.AUTO, semantic: bool = True,
+                   max_dets: int = DEFAULT_MAX_DETS, area_rule: AreaRule | str = AreaRule.MASK) -> ReviewReport:
     """The model's pre-labels against the final annotations of finished images.
 
-    The matching / mAP part uses the predictions (any state but superseded) of one model
-    version — ``model_version_id`` or the newest with predictions on finished images — on the
-    finished (done / reviewed) images that version pre-labelled (those where it has at least one
-    prediction in any state; an image it never saw is not counted as misses). Without any
-    prediction on finished images, every finished image is reported with all shapes missed. ``model_outcomes`` covers every prediction of every
-    version on every image; ``per_model_version`` repeats the matching for each version.
+    The matching / mAP part uses the predictions of one model version — ``model_version_id`` or
+    the newest with predictions on finished images — on the finished (done / reviewed) images
+    that version pre-labelled: those where it has a prediction in any state, and those the
+    pre-label job recorded it ran on (:mod:`annotations.store.prelabel_log`), so an image the
+    model saw and left empty counts its objects as missed. On each image the version's live
+    predictions are used, else its superseded ones (its own output, replaced by a later run; the
+    summary's ``notes`` say so). A version that never pre-labelled a finished image is refused
+    with the reason. An image no version saw is not counted as misses. Without any prediction
+    on finished images, every finished image is reported with all shapes missed.
+    ``model_outcomes`` covers every prediction of every version on every image;
+    ``per_model_version`` repeats the matching for each version.
     """
     from annotations.model import PredictionState
 
@@ -312,36 +417,63 @@ def model_vs_final(project: Any, model_version_id: int | None = None,
             score=float(p.score), outcome=outcome, annotation_id=ann.id if ann is not None else None, iou=iou,
             final_category_id=ann.category_id if ann is not None else None))
 
-    def evaluated(version_id: int) -> list[Any]:
-        return [p for p in predictions if p.model_version_id == version_id and p.image_id in finished_ids
-                and p.state is not PredictionState.SUPERSEDED]
+    live_by: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    old_by: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    for p in predictions:
+        if p.image_id in finished_ids:
+            (old_by if p.state is PredictionState.SUPERSEDED else live_by)[(p.model_version_id, p.image_id)].append(p)
+    superseded_used: dict[int, int] = defaultdict(int)
 
-    version_ids = sorted({p.model_version_id for p in predictions})
-    with_finished = [v for v in version_ids if evaluated(v)]
-    chosen = model_version_id if model_version_id is not None else (with_finished[-1] if with_finished else None)
-    if model_version_id is not None and model_version_id not in versions and model_version_id not in version_ids:
-        raise MetricsError(f"model version {model_version_id} does not exist in {getattr(project, 'path', 'the project')}")
-    all_geoms = [a.geometry for anns in annotations.values() for a in anns] + [
-        p.geometry for v in with_finished for p in evaluated(v)]
-    kind = _resolve_iou_type(iou_type, all_geoms)
+    def evaluated(version_id: int) -> list[Any]:
+        out: list[Any] = []
+        for image_id in sorted(finished_ids):
+            key = (version_id, image_id)
+            if live_by.get(key):
+                out.extend(live_by[key])
+            elif old_by.get(key):
+                out.extend(old_by[key])
+                superseded_used[version_id] += len(old_by[key])
+        return out
 
     # A version is judged only on the finished images it pre-labelled (it has a prediction there,
-    # in any state): a finished image it never saw would otherwise count all its shapes as misses.
+    # in any state, or the pre-label job recorded the image): a finished image it never saw
+    # would otherwise count all its shapes as misses.
     seen_by_version: dict[int, set[int]] = defaultdict(set)
     for p in predictions:
         seen_by_version[p.model_version_id].add(p.image_id)
+    from annotations.store.prelabel_log import prelabelled_images
 
-    def ground_truth(version_id: int | None) -> dict[str, Any]:
+    if hasattr(project, "get_setting"):
+        for version_id, image_ids in prelabelled_images(project).items():
+            seen_by_version[version_id] |= image_ids
+
+    version_ids = sorted({p.model_version_id for p in predictions} | {v for v, ids in seen_by_version.items() if ids})
+    with_finished = [v for v in version_ids if seen_by_version[v] & finished_ids]
+    chosen = model_version_id if model_version_id is not None else (with_finished[-1] if with_finished else None)
+    where = getattr(project, "path", "the project")
+    if model_version_id is not None and model_version_id not in versions and model_version_id not in version_ids:
+        raise MetricsError(f"model version {model_version_id} does not exist in {where}")
+    if model_version_id is not None and model_version_id not in with_finished:
+        seen = len(seen_by_version.get(model_version_id, set()))
+        raise MetricsError(
+            f"model version {model_version_id} cannot be reviewed: it pre-labelled {seen} image(s), none of them "
+            f"finished (mark images done, or pre-label finished images with it: main.py prelabel --model-version)")
+    kind = _resolve_iou_type(iou_type, [a.geometry for anns in annotations.values() for a in anns])
+    all_category_ids = [c.id for c in categories]
+
+    def ground_truth(version_id: int | None) -> tuple[dict[str, Any], list[tuple[int, int]]]:
         scope = [img for img in finished if version_id is None or img.id in seen_by_version[version_id]]
-        return {"images": [_image_entry(img) for img in scope],
-                "annotations": [_gt_entry(a, img.id, a.category_id, img.size_hw, kind, f"{img.path}: annotation {a.id}")
-                                for img in scope for a in annotations[img.id]],
-                "categories": _category_entries(categories)}
+        entries: list[dict[str, Any]] = []
+        keys: list[tuple[int, int]] = []
+        for img in scope:
+            e, k = _reference_entries(img, annotations[img.id], kind, all_category_ids)
+            entries.extend(e)
+            keys.extend(k)
+        return ({"images": [_image_entry(img) for img in scope], "annotations": entries,
+                 "categories": _category_entries(categories)}, keys)
 
-    def run(version_id: int | None, with_boundary: bool, with_semantic: bool = False):
-        gt = ground_truth(version_id)
-        scope_keys = [_paint_key(a) for img in finished
-                      if version_id is None or img.id in seen_by_version[version_id] for a in annotations[img.id]]
+    def run(version_id: int | None, with_boundary: bool, with_semantic: bool = False) -> CoreOutput:
+        gt, scope_keys = ground_truth(version_id)
         preds = evaluated(version_id) if version_id is not None else []
         results = [_result_entry(p, p.image_id, p.category_id, image_by_id[p.image_id].size_hw, kind,
                                  f"{image_by_id[p.image_id].path}: prediction {p.id}") for p in preds]
@@ -349,7 +481,8 @@ def model_vs_final(project: Any, model_version_id: int | None = None,
         return run_core(gt, results, kind, iou_threshold, backend=backend, boundary=with_boundary,
                         dilation_ratio=dilation_ratio, kind="model_vs_final", reference="final annotations",
                         compared=name, compared_ids=[p.id for p in preds], semantic=with_semantic,
-                        gt_paint_keys=scope_keys, dt_paint_keys=[(float(p.score), int(p.id)) for p in preds])
+                        gt_paint_keys=scope_keys, dt_paint_keys=[(float(p.score), int(p.id)) for p in preds],
+                        max_dets=max_dets, area_rule=area_rule)
 
     main = run(chosen, boundary, semantic)
     report = main.report
@@ -376,7 +509,7 @@ def model_vs_final(project: Any, model_version_id: int | None = None,
                           "precision": s["precision"], "recall": s["recall"], "f1": s["f1"],
                           "mean_iou": s["mean_iou"], "coco": core.report.coco})
         else:
-            entry.update({"images": 0, "coco": {n: math.nan for n in STAT_NAMES}})
+            entry.update({"images": 0, "coco": dict.fromkeys(STAT_NAMES, math.nan)})
         per_version.append(entry)
 
     totals = OutcomeCounts()
@@ -398,6 +531,17 @@ def model_vs_final(project: Any, model_version_id: int | None = None,
     }
     report.predictions = outcomes
     report.summary["model_version_id"] = chosen
+    notes: list[str] = []
+    if chosen is not None and superseded_used.get(chosen):
+        notes.append(f"model version {chosen}: {superseded_used[chosen]} superseded prediction(s) used on finished "
+                     "images where it has no live ones (its own output, replaced by a later pre-label run)")
+    if chosen is not None:
+        empty = len([i for i in seen_by_version[chosen] & finished_ids
+                     if not live_by.get((chosen, i)) and not old_by.get((chosen, i))])
+        if empty:
+            notes.append(f"model version {chosen} saw {empty} finished image(s) and predicted nothing there: "
+                         "their objects count as missed")
+    report.summary["notes"] = notes
     report.summary["finished_images"] = len(finished)
     report.summary["predictions"] = len(predictions)
     return report

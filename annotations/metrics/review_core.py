@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, cast
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -19,17 +20,21 @@ from pycocotools import mask as mask_utils
 from annotations.errors import MetricsError
 from annotations.metrics.boundary import DEFAULT_DILATION_RATIO, boundary_iou_rle
 from annotations.metrics.detection import (
+    DEFAULT_MAX_DETS,
     STAT_NAMES,
+    AreaRule,
     Backend,
     CocoEvaluation,
     IouType,
     evaluate_prepared,
     prepare_gt,
     prepare_results,
+    truncated_images,
 )
 from annotations.metrics.matching import DEFAULT_IOU_THRESHOLD, MatchResult, match_from_iou
 from annotations.metrics.report import ClassRow, Confusion, ImageRow, ReviewReport
-from annotations.metrics.semantic_review import PaintShape, SemanticAccumulator
+from annotations.metrics.saliency_review import attach_pixel_measures
+from annotations.metrics.semantic_review import PaintKey, PaintShape, SemanticAccumulator
 
 HISTOGRAM_EDGES = np.linspace(0.0, 1.0, 21)
 PR_IOUS = (0.5, 0.75)
@@ -66,37 +71,40 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den > 0 else math.nan
 
 
-def _gt_rle(ann: dict, size_hw: tuple[int, int]) -> dict:
+def _gt_rle(ann: dict[str, Any], size_hw: tuple[int, int]) -> dict[str, Any]:
     """COCO's annToRLE, with the size checked against the image."""
     h, w = size_hw
-    segm = ann["segmentation"]
+    segm: dict[str, Any] | list[Any] = ann["segmentation"]
     if isinstance(segm, list):
-        return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+        merged: dict[str, Any] = mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+        return merged
     if [int(v) for v in segm["size"]] != [h, w]:
         raise MetricsError(
             f"ground-truth annotation id {ann['id']}: mask size {list(segm['size'])} differs from its image "
             f"{ann['image_id']} (height, width) = {[h, w]}"
         )
     if isinstance(segm["counts"], list):
-        return mask_utils.frPyObjects(segm, h, w)
+        compressed: dict[str, Any] = mask_utils.frPyObjects(segm, h, w)
+        return compressed
     return segm
 
 
-def _paint_rle(geometry: "dict | list", size_hw: tuple[int, int], iou_type: IouType) -> dict:
+def _paint_rle(geometry: dict[str, Any] | list[float], size_hw: tuple[int, int], iou_type: IouType) -> dict[str, Any]:
     """The RLE to paint: the shape's own RLE (segm) or its box [x, y, w, h] rasterized (bbox)."""
     if iou_type is IouType.SEGM:
-        return geometry
+        return cast(dict[str, Any], geometry)  # segm: the geometry is the shape's RLE
     h, w = size_hw
-    return mask_utils.frPyObjects(np.asarray([geometry], dtype=np.float64).reshape(1, 4), h, w)[0]
+    rle: dict[str, Any] = mask_utils.frPyObjects(np.asarray([geometry], dtype=np.float64).reshape(1, 4), h, w)[0]
+    return rle
 
 
 def review_coco(
-    gt_dict: dict,
-    results: list[dict],
-    iou_type: "IouType | str" = IouType.SEGM,
+    gt_dict: dict[str, Any],
+    results: list[dict[str, Any]],
+    iou_type: IouType | str = IouType.SEGM,
     iou_threshold: float = DEFAULT_IOU_THRESHOLD,
     *,
-    backend: "Backend | str" = Backend.AUTO,
+    backend: Backend | str = Backend.AUTO,
     boundary: bool = True,
     dilation_ratio: float = DEFAULT_DILATION_RATIO,
     kind: str = "coco",
@@ -105,8 +113,10 @@ def review_coco(
     compared_ids: Sequence[int] | None = None,
     image_paths: dict[int, str] | None = None,
     semantic: bool = False,
-    gt_paint_keys: Sequence[tuple] | None = None,
-    dt_paint_keys: Sequence[tuple] | None = None,
+    gt_paint_keys: Sequence[PaintKey] | None = None,
+    dt_paint_keys: Sequence[PaintKey] | None = None,
+    max_dets: int = DEFAULT_MAX_DETS,
+    area_rule: AreaRule | str = AreaRule.MASK,
 ) -> ReviewReport:
     """Review COCO results against a COCO ground truth (dicts, see :mod:`detection`).
 
@@ -115,21 +125,25 @@ def review_coco(
     every same-class pair (segm only). ``semantic`` adds the pixel-level section (label maps,
     mIoU, pixel accuracy; see :mod:`annotations.metrics.semantic_review`), painting each side in
     ascending ``gt_paint_keys`` / ``dt_paint_keys`` (parallel to the annotations / results;
-    default: their order).
+    default: their order). ``max_dets`` is COCO's detections-per-image cap for AP (default 100);
+    when results exceed it on an image, ``summary["warnings"]`` says so (tp/fp/fn count every
+    result, AP only the best ``max_dets``). ``area_rule`` picks the size bucket of a segm result
+    (:class:`~annotations.metrics.detection.AreaRule`: mask area by default, as Detectron2).
     """
     return run_core(gt_dict, results, iou_type, iou_threshold, backend=backend, boundary=boundary,
                     dilation_ratio=dilation_ratio, kind=kind, reference=reference, compared=compared,
                     compared_ids=compared_ids, image_paths=image_paths, semantic=semantic,
-                    gt_paint_keys=gt_paint_keys, dt_paint_keys=dt_paint_keys).report
+                    gt_paint_keys=gt_paint_keys, dt_paint_keys=dt_paint_keys, max_dets=max_dets,
+                    area_rule=area_rule).report
 
 
 def run_core(
-    gt_dict: dict,
-    results: list[dict],
-    iou_type: "IouType | str" = IouType.SEGM,
+    gt_dict: dict[str, Any],
+    results: list[dict[str, Any]],
+    iou_type: IouType | str = IouType.SEGM,
     iou_threshold: float = DEFAULT_IOU_THRESHOLD,
     *,
-    backend: "Backend | str" = Backend.AUTO,
+    backend: Backend | str = Backend.AUTO,
     boundary: bool = True,
     dilation_ratio: float = DEFAULT_DILATION_RATIO,
     kind: str = "coco",
@@ -138,15 +152,17 @@ def run_core(
     compared_ids: Sequence[int] | None = None,
     image_paths: dict[int, str] | None = None,
     semantic: bool = False,
-    gt_paint_keys: Sequence[tuple] | None = None,
-    dt_paint_keys: Sequence[tuple] | None = None,
+    gt_paint_keys: Sequence[PaintKey] | None = None,
+    dt_paint_keys: Sequence[PaintKey] | None = None,
+    max_dets: int = DEFAULT_MAX_DETS,
+    area_rule: AreaRule | str = AreaRule.MASK,
 ) -> CoreOutput:
     """:func:`review_coco` that also returns the per-image matches and the COCO evaluation."""
     iou_type = IouType(iou_type)
     if not 0.0 <= iou_threshold <= 1.0:
         raise MetricsError(f"IoU threshold must be in [0, 1], got {iou_threshold}")
     gt, renumbered = prepare_gt(gt_dict, iou_type)
-    res = prepare_results(results, gt, iou_type)
+    res = prepare_results(results, gt, iou_type, area_rule=area_rule)
     if compared_ids is not None and len(compared_ids) != len(res):
         raise MetricsError(f"{len(compared_ids)} compared ids for {len(res)} results")
     original_gt_ids = [a["id"] for a in gt_dict["annotations"]]
@@ -160,7 +176,7 @@ def run_core(
     # Geometry per shape: RLE (segm) or [x, y, w, h] (bbox); grouped per image.
     gt_by_image: dict[int, list[int]] = {i: [] for i in images}
     dt_by_image: dict[int, list[int]] = {i: [] for i in images}
-    gt_geom: list = []
+    gt_geom: list[Any] = []
     for index, ann in enumerate(gt["annotations"]):
         if iou_type is IouType.SEGM:
             rle = _gt_rle(ann, sizes[ann["image_id"]])
@@ -169,7 +185,7 @@ def run_core(
         else:
             gt_geom.append(ann["bbox"])
         gt_by_image[ann["image_id"]].append(index)
-    dt_geom: list = []
+    dt_geom: list[Any] = []
     for index, r in enumerate(res):
         if iou_type is IouType.SEGM:
             seg = r["segmentation"]
@@ -272,9 +288,9 @@ def run_core(
                 np.add.at(class_biou_n, pos, ~np.isnan(biou))
         mm = [(int(g), int(result.gt_to_pred[g])) for g in np.flatnonzero(result.gt_to_pred >= 0)
               if not result.same_class_gt[g]]
-        for g, p in mm:
-            class_mm_gt[gpos[g]] += 1
-            class_mm_pred[dpos[p]] += 1
+        for mm_g, mm_p in mm:
+            class_mm_gt[gpos[mm_g]] += 1
+            class_mm_pred[dpos[mm_p]] += 1
         # confusion: pairs, unmatched GT (last column), unmatched predictions (last row)
         paired_g = np.flatnonzero(result.gt_to_pred >= 0)
         np.add.at(confusion, (gpos[paired_g], dpos[result.gt_to_pred[paired_g]]), 1)
@@ -322,10 +338,17 @@ def run_core(
     def provider(image_id: int, dt_ids: Sequence[int], gt_ids: Sequence[int]) -> np.ndarray:
         m = iou_dg[image_id]
         r = dt_row[np.asarray(dt_ids, dtype=np.int64) - 1]
-        c = [gt_col[i] for i in gt_ids]
+        c = np.asarray([gt_col[i] for i in gt_ids], dtype=np.int64)
         return m[np.ix_(r, c)]
     evaluation = evaluate_prepared(gt, res, iou_type, backend=backend, iou_provider=provider,
-                                   gt_ids_renumbered=renumbered)
+                                   gt_ids_renumbered=renumbered, max_dets=max_dets)
+    over_cap = truncated_images(res, max_dets)
+    warnings_out: list[str] = []
+    if over_cap:
+        warnings_out.append(
+            f"{len(over_cap)} image(s) hold more than {max_dets} results ({sum(over_cap.values())} results beyond "
+            f"the cap): COCO AP/AR{max_dets} see only the {max_dets} best-scored per image, so AP is lower than "
+            f"tp/fp/fn suggest; raise --max-dets (e.g. {max(over_cap.values()) + max_dets})")
 
     ap = evaluation.per_category_ap()
     ap50 = evaluation.per_category_ap(0.5)
@@ -370,6 +393,9 @@ def run_core(
         "boundary_dilation_ratio": dilation_ratio if do_boundary else None,
         "evaluator": evaluation.backend.value,
         "gt_ids_renumbered": renumbered,
+        "max_dets": int(max_dets),
+        "area_rule": AreaRule(area_rule).value,
+        "warnings": warnings_out,
     }
     curves = []
     for t in PR_IOUS:
@@ -396,10 +422,11 @@ def run_core(
         coco={name: evaluation.stats[name] for name in STAT_NAMES},
         semantic=pixels.to_json() if pixels is not None else None,
     )
+    attach_pixel_measures(report, gt, res, iou_type, image_paths, enabled=semantic)  # stuff_only + saliency (H2)
     return CoreOutput(report, matches, evaluation)
 
 
-def _worst_first(row: ImageRow) -> tuple:
+def _worst_first(row: ImageRow) -> tuple[float, int, float, int]:
     """Lowest F1 first (an image with nothing on either side counts as perfect), then the most
     errors, then the lowest mean IoU, then id."""
     f1 = 1.0 if math.isnan(row.f1) else row.f1

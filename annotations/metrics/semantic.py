@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class SemanticMetrics:
     pred_pixels: np.ndarray
     class_names: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """Plain JSON (NaN -> null)."""
         def num(v: float) -> float | None:
             return None if math.isnan(v) else float(v)

@@ -17,8 +17,9 @@ Rules (documented in :mod:`annotations.metrics.report_json`):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -27,6 +28,8 @@ from annotations.metrics.semantic import SemanticMetrics, confusion_matrix, sema
 
 IGNORE = 255
 BACKGROUND = "background"
+# A shape's paint order, compared as a tuple (e.g. (z-order, id) or (score, id)): smaller = further back.
+PaintKey = tuple[float, ...]
 
 
 @dataclass
@@ -34,9 +37,9 @@ class PaintShape:
     """One shape to paint: its compressed RLE (COCO dict, size (h, w)), its class index in the
     label map (0 = background, ``IGNORE`` = void) and its paint key (smaller = further back)."""
 
-    rle: dict
+    rle: dict[str, Any]
     label: int
-    key: tuple
+    key: PaintKey
 
 
 def rasterize(size_hw: tuple[int, int], shapes: Sequence[PaintShape], dtype: Any = np.int32) -> np.ndarray:
@@ -82,7 +85,7 @@ class SemanticAccumulator:
         """The metrics of the accumulated matrix (NaN where undefined)."""
         return semantic_metrics(self.confusion, self.class_names)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The report's ``semantic`` section (see :mod:`annotations.metrics.report_json`)."""
         m = self.metrics()
         out = m.to_json()

@@ -10,6 +10,7 @@ from annotations.errors import GeometryError
 from annotations.geometry import Box, Geometry, Mask, Polygon, PolygonPart
 from annotations.model.entities import (
     Annotation,
+    AnnotationRole,
     Category,
     Image,
     ImageStatus,
@@ -61,8 +62,8 @@ def geometry_from_json(data: dict[str, Any]) -> Geometry:
 
 
 def annotation_to_json(annotation: Annotation) -> dict[str, Any]:
-    """All fields of an annotation, geometry included."""
-    return {
+    """All fields of an annotation, geometry included (``role`` only when not an object)."""
+    data: dict[str, Any] = {
         "id": annotation.id,
         "image_id": annotation.image_id,
         "category_id": annotation.category_id,
@@ -76,6 +77,9 @@ def annotation_to_json(annotation: Annotation) -> dict[str, Any]:
         "modified": annotation.modified,
         "author": annotation.author,
     }
+    if annotation.role is not AnnotationRole.OBJECT:
+        data["role"] = annotation.role.value
+    return data
 
 
 def annotation_from_json(data: dict[str, Any]) -> Annotation:
@@ -93,6 +97,7 @@ def annotation_from_json(data: dict[str, Any]) -> Annotation:
         created=data.get("created", ""),
         modified=data.get("modified", ""),
         author=data.get("author", ""),
+        role=AnnotationRole(data.get("role", AnnotationRole.OBJECT.value)),
     )
 
 

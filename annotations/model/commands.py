@@ -21,10 +21,11 @@ from annotations.model.codec import (
 )
 from annotations.model.entities import (
     Annotation,
+    AnnotationRole,
     Category,
     ImageStatus,
-    PredictionState,
     Prediction,
+    PredictionState,
     model_source,
     utc_now,
 )
@@ -41,14 +42,15 @@ class EditTarget(Protocol):
     def get_image_status(self, image_id: int) -> ImageStatus: ...
     def put_image_status(self, image_id: int, status: ImageStatus) -> None: ...
     def get_category(self, category_id: int) -> Category: ...
-    def insert_category(self, category: Category) -> Category: ...
+    def insert_category(self, category: Category, position: int | None = None) -> Category: ...
     def replace_category(self, category: Category) -> None: ...
     def remove_category(self, category_id: int) -> None: ...
     def get_prediction(self, prediction_id: int) -> Prediction: ...
     def put_prediction_state(self, prediction_id: int, state: PredictionState) -> None: ...
+    def put_prediction_category(self, prediction_id: int, category_id: int) -> None: ...
 
 
-_REGISTRY: dict[str, type["Command"]] = {}
+_REGISTRY: dict[str, type[Command]] = {}
 
 
 class Command(ABC):
@@ -66,7 +68,7 @@ class Command(ABC):
         """A short human-readable description for the Edit menu (e.g. "Add box")."""
 
     @abstractmethod
-    def apply(self, target: EditTarget) -> tuple["Command", "Command"]:
+    def apply(self, target: EditTarget) -> tuple[Command, Command]:
         """Perform the edit; return (the command as done, its inverse)."""
 
     @abstractmethod
@@ -75,7 +77,7 @@ class Command(ABC):
 
     @classmethod
     @abstractmethod
-    def from_payload(cls, payload: dict[str, Any]) -> "Command": ...
+    def from_payload(cls, payload: dict[str, Any]) -> Command: ...
 
     def to_json(self) -> dict[str, Any]:
         """``{"command": name, **payload}``."""
@@ -146,7 +148,7 @@ class UpdateAnnotation(Command):
     name: ClassVar[str] = "update_annotation"
 
     _ALLOWED: ClassVar[frozenset[str]] = frozenset(
-        {"geometry", "category_id", "z_order", "iscrowd", "attributes", "author"}
+        {"geometry", "category_id", "z_order", "iscrowd", "attributes", "author", "role"}
     )
 
     def __post_init__(self) -> None:
@@ -169,6 +171,8 @@ class UpdateAnnotation(Command):
         changes = dict(self.changes)
         if "geometry" in changes:
             changes["geometry"] = geometry_to_json(changes["geometry"])
+        if "role" in changes:
+            changes["role"] = AnnotationRole(changes["role"]).value
         return {"annotation_id": self.annotation_id, "changes": changes, "description": self.description}
 
     @classmethod
@@ -176,6 +180,8 @@ class UpdateAnnotation(Command):
         changes = dict(payload["changes"])
         if "geometry" in changes:
             changes["geometry"] = geometry_from_json(changes["geometry"])
+        if "role" in changes:
+            changes["role"] = AnnotationRole(changes["role"])
         return cls(int(payload["annotation_id"]), changes, payload.get("description", "Edit shape"))
 
 
@@ -202,6 +208,20 @@ class SetImageStatus(Command):
         return cls(int(payload["image_id"]), ImageStatus(payload["status"]))
 
 
+def set_images_status(target: EditTarget, image_ids: list[int] | tuple[int, ...], status: ImageStatus) -> Batch:
+    """One undoable step that sets ``status`` on every image of ``image_ids`` whose status
+    differs (images already there are left out, so undo restores exactly what changed). Build it
+    inside a read of the store, then ``project.execute`` it; an empty batch changes nothing.
+    Raises :class:`NotFoundError` for an unknown image id."""
+    changes = tuple(
+        SetImageStatus(image_id, status)
+        for image_id in dict.fromkeys(image_ids)
+        if target.get_image_status(image_id) is not status
+    )
+    noun = "image" if len(changes) == 1 else "images"
+    return Batch(changes, f"Mark {len(changes)} {noun} {status.value}")
+
+
 @dataclass(frozen=True)
 class AddCategory(Command):
     """Add a class; ``category.id == 0`` gets the next free id. ``position`` (optional) is the
@@ -220,7 +240,7 @@ class AddCategory(Command):
         if self.position is None:
             stored = target.insert_category(self.category)
         else:
-            stored = target.insert_category(self.category, position=self.position)  # type: ignore[call-arg]
+            stored = target.insert_category(self.category, position=self.position)
         return AddCategory(stored, self.position), DeleteCategory(stored.id)
 
     def payload(self) -> dict[str, Any]:
@@ -322,7 +342,7 @@ class SetPredictionCategory(Command):
 
     def apply(self, target: EditTarget) -> tuple[Command, Command]:
         old = target.get_prediction(self.prediction_id).category_id
-        target.put_prediction_category(self.prediction_id, self.category_id)  # type: ignore[attr-defined]
+        target.put_prediction_category(self.prediction_id, self.category_id)
         return self, SetPredictionCategory(self.prediction_id, old)
 
     def payload(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ in memory before it is stored has ``id = 0``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -16,7 +16,7 @@ from annotations.geometry import Geometry
 
 def utc_now() -> str:
     """The current time as an ISO-8601 UTC string (the timestamp format of the store)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class ImageStatus(str, Enum):
@@ -42,6 +42,22 @@ class PredictionState(str, Enum):
     REJECTED = "rejected"
     SUPERSEDED = "superseded"
 
+
+class AnnotationRole(str, Enum):
+    """What a stored region means.
+
+    ``OBJECT``: a labelled shape (trained on, scored, exported). ``IGNORE``: a region left out
+    of training losses and of every metric (void pixels, unlabelled crowds). An ignore region
+    either has a class (COCO-style crowd of that class: exported with ``iscrowd=1``) or none
+    (``category_id == NO_CATEGORY``: class-agnostic void, exported as label 255).
+    """
+
+    OBJECT = "object"
+    IGNORE = "ignore"
+
+
+NO_CATEGORY = 0
+"""``Annotation.category_id`` of a class-agnostic ignore region (stored as NULL)."""
 
 HUMAN = "human"
 
@@ -86,7 +102,9 @@ class Image:
 @dataclass(frozen=True)
 class Annotation:
     """A human (or accepted model) shape. ``source`` is ``human`` or ``model:<version id>``;
-    ``origin_prediction_id`` links a shape accepted or edited from a prediction."""
+    ``origin_prediction_id`` links a shape accepted or edited from a prediction. ``role`` says
+    whether it is an object or an ignore region (see :class:`AnnotationRole`); only an ignore
+    region may have ``category_id == NO_CATEGORY``."""
 
     id: int
     image_id: int
@@ -100,8 +118,20 @@ class Annotation:
     created: str = ""
     modified: str = ""
     author: str = ""
+    role: AnnotationRole = AnnotationRole.OBJECT
 
-    def with_changes(self, **changes: Any) -> "Annotation":
+    def __post_init__(self) -> None:
+        # An ignore region is a crowd to every reader (COCO iscrowd, VOC void, crowd-aware
+        # metrics); the store reads them back the same way (its fast path skips this method).
+        if self.role is AnnotationRole.IGNORE and not self.iscrowd:
+            object.__setattr__(self, "iscrowd", True)
+
+    @property
+    def is_ignore(self) -> bool:
+        """True for an ignore region (left out of losses and metrics)."""
+        return self.role is AnnotationRole.IGNORE
+
+    def with_changes(self, **changes: Any) -> Annotation:
         """A copy with the given fields replaced."""
         return replace(self, **changes)
 

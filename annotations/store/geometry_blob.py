@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import struct
 from itertools import accumulate
+from typing import cast
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def encode_geometry(geometry: Geometry) -> bytes:
     raise GeometryError(f"not a geometry: {type(geometry).__name__}")
 
 
-def decode_geometry(blob: "bytes | str") -> Geometry:
+def decode_geometry(blob: bytes | str) -> Geometry:
     """Inverse of :func:`encode_geometry`. A ``str`` is read as the JSON text of schema 1.
 
     Polygon rings are read-only views of ``blob``. Raises :class:`CorruptProjectError` for a
@@ -93,7 +94,7 @@ def decode_geometry(blob: "bytes | str") -> Geometry:
         raise CorruptProjectError(f"damaged geometry in project file: {exc}") from exc
 
 
-def geometry_kind(blob: "bytes | str") -> str:
+def geometry_kind(blob: bytes | str) -> str:
     """``box``, ``polygon`` or ``mask`` without decoding the coordinates."""
     if isinstance(blob, str):
         return str(json.loads(blob).get("type"))
@@ -124,7 +125,7 @@ def _polygon_from_rings(coords: np.ndarray, lengths: tuple[int, ...]) -> Polygon
 _SINGLE_RING = _HEADER.pack(KIND_POLYGON, FORMAT_VERSION, 0, 1)
 
 
-def decode_geometries(blobs: "list[bytes | str]") -> list[Geometry]:
+def decode_geometries(blobs: list[bytes | str]) -> list[Geometry]:
     """Decode many blobs at once (same result as :func:`decode_geometry` on each).
 
     One-ring polygons (the common case) are decoded in bulk: their blobs are joined into one
@@ -134,11 +135,11 @@ def decode_geometries(blobs: "list[bytes | str]") -> list[Geometry]:
     single = _SINGLE_RING
     is_bulk = [isinstance(b, bytes) and b.startswith(single) and not len(b) & 15 for b in blobs]
     if not all(is_bulk):
-        out: list[Geometry] = [None if bulk else decode_geometry(b) for b, bulk in zip(blobs, is_bulk)]  # type: ignore[misc]
-        bulk_blobs = [b for b, bulk in zip(blobs, is_bulk) if bulk]
+        out: list[Geometry] = [None if bulk else decode_geometry(b) for b, bulk in zip(blobs, is_bulk)]  # type: ignore[misc]  # None: bulk slots, filled below
+        bulk_blobs = cast("list[bytes]", [b for b, bulk in zip(blobs, is_bulk) if bulk])  # is_bulk: bytes only
     else:
         out = []
-        bulk_blobs = blobs  # type: ignore[assignment]
+        bulk_blobs = cast("list[bytes]", blobs)  # all bulk: bytes only
     if not bulk_blobs:
         return out
     pairs = np.frombuffer(b"".join(bulk_blobs), dtype=_F8).reshape(-1, 2)

@@ -6,16 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
-
 from annotations.errors import FormatError
+from annotations.imageio import read_header
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 """File name endings (lower case) treated as images."""
 
-EXIF_ORIENTATION_TAG = 0x0112
-_TRANSPOSED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # rotated by 90 or 270 degrees
 
 
 @dataclass(frozen=True)
@@ -38,7 +34,7 @@ class ImageFileInfo:
         return (self.height, self.width)
 
 
-def find_image_files(folder: "str | os.PathLike[str]") -> list[Path]:
+def find_image_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Every image file under ``folder`` (recursive, sorted, hidden files and folders skipped,
     symbolic links to folders not followed). Raises :class:`FormatError` if ``folder`` is not a
     folder."""
@@ -54,25 +50,13 @@ def find_image_files(folder: "str | os.PathLike[str]") -> list[Path]:
     return found
 
 
-def read_image_info(path: "str | os.PathLike[str]") -> ImageFileInfo:
+def read_image_info(path: str | os.PathLike[str]) -> ImageFileInfo:
     """Size (as displayed, EXIF orientation applied) and orientation of an image file.
 
-    Only the header is read, pixels are not decoded. Raises :class:`FormatError` naming the
-    file when it is not a readable image.
+    Only the header is read, pixels are not decoded (:func:`annotations.imageio.read_header`).
+    Raises :class:`FormatError` naming the file when it is not a readable image or has more
+    pixels than the budget (:class:`~annotations.errors.ImageTooLargeError`).
     """
     path = Path(path)
-    try:
-        with PILImage.open(path) as image:
-            width, height = image.size
-            # The base-class getexif reads only what the header parse stored (PNG's override
-            # would decode the whole image to look for a late eXIf chunk).
-            orientation = int(PILImage.Image.getexif(image).get(EXIF_ORIENTATION_TAG, 1) or 1)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise FormatError(f"not a readable image ({exc})", path=str(path)) from exc
-    if orientation not in range(1, 9):
-        orientation = 1
-    if orientation in _TRANSPOSED_ORIENTATIONS:
-        width, height = height, width
-    if width <= 0 or height <= 0:
-        raise FormatError(f"image has an empty size {width}x{height}", path=str(path))
-    return ImageFileInfo(path, int(width), int(height), orientation)
+    header = read_header(path)  # ImageFileError / ImageTooLargeError (FormatError) naming the file
+    return ImageFileInfo(path, header.width, header.height, header.orientation)

@@ -14,20 +14,24 @@ import math
 import os
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
-from annotations.errors import CorruptProjectError, GeometryError, NotFoundError, SchemaVersionError, StoreError
+from annotations.errors import CorruptProjectError, GeometryError, NotFoundError, SchemaVersionError, StoreError, StoreFaultError
 from annotations.geometry import Box, Mask, Polygon, validate_polygon
+from annotations.model.changes import Change, change_of, images_touched
 from annotations.model.commands import Command, command_from_json
 from annotations.model.entities import (
     HUMAN,
+    NO_CATEGORY,
     Annotation,
+    AnnotationRole,
     Category,
     Image,
     ImageStatus,
@@ -37,6 +41,7 @@ from annotations.model.entities import (
     utc_now,
 )
 from annotations.store.geometry_blob import KIND_NAMES, decode_geometries, decode_geometry, encode_geometry
+from annotations.store.integrity import REPAIR_HINT, check_integrity, fault_error
 from annotations.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_LATEST, SCHEMA_VERSION, TABLES, run_script
 
 PROJECT_SUFFIX = ".segproj"
@@ -50,15 +55,16 @@ def _dumps(value: Any) -> str:
 _new_object = object.__new__
 
 
-def _fast_annotation(row: tuple, geometry: Any) -> Annotation:
+def _fast_annotation(row: tuple[Any, ...], geometry: Any) -> Annotation:
     """An Annotation from a stored row without the dataclass ``__init__`` (a third of the cost
-    of a full load). Stored rows were validated when written; Annotation has no
-    ``__post_init__``, and a test compares this path with :meth:`Project._annotation`."""
+    of a full load). Stored rows were validated when written (Annotation's ``__post_init__``
+    only marks ignore regions as crowds, which stored rows already are), and a test compares
+    this path with :meth:`Project._annotation`."""
     annotation = _new_object(Annotation)
     annotation.__dict__.update(
         id=row[0],
         image_id=row[1],
-        category_id=row[2],
+        category_id=NO_CATEGORY if row[2] is None else row[2],
         geometry=geometry,
         z_order=row[4],
         iscrowd=row[5] == 1,
@@ -68,8 +74,18 @@ def _fast_annotation(row: tuple, geometry: Any) -> Annotation:
         created=row[9],
         modified=row[9] if row[10] is None else row[10],
         author="" if row[11] is None else row[11],
+        role=AnnotationRole.OBJECT if row[12] is None else AnnotationRole(row[12]),
     )
     return annotation
+
+
+def _category_value(a: Annotation) -> int | None:
+    """The stored ``category_id``: NULL for a class-agnostic ignore region; an object needs a class."""
+    if a.category_id == NO_CATEGORY:
+        if a.role is not AnnotationRole.IGNORE:
+            raise GeometryError(f"annotation {a.id} on image {a.image_id}: only an ignore region may have no class")
+        return None
+    return a.category_id
 
 
 _MIN_AREA = 1e-9  # square pixels; validate_polygon's own threshold
@@ -163,10 +179,14 @@ class Project:
         self._db = connection
         self._replaying = False  # undo/redo restore stored states: no write-time validation
         self._in_transaction = False
+        self._wal_seen = False  # a -wal file existed after opening (its deletion is detected)
+        self._side_files_created: list[Path] = []  # -wal/-shm a read-only open created
+        if readonly and int(connection.execute("PRAGMA user_version").fetchone()[0]) < 3:
+            self._ANN_COLS = Project._ANN_COLS.replace(", role", ", NULL")  # read as it is: no role column yet
 
     # ------------------------------------------------------------------ opening and closing
     @classmethod
-    def create(cls, path: "str | os.PathLike[str]", categories: Iterable[Category] = ()) -> "Project":
+    def create(cls, path: str | os.PathLike[str], categories: Iterable[Category] = ()) -> Project:
         """Create a new project file (fails if it exists) with the given categories."""
         path = Path(path).absolute()
         if path.exists():
@@ -187,8 +207,12 @@ class Project:
                 db.close()
             except (sqlite3.Error, UnboundLocalError):
                 pass
-            raise StoreError(f"{path}: cannot create project: {exc}") from exc
+            for suffix in ("", "-wal", "-shm"):  # no half-made project file is left behind
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            fault = fault_error(path, exc)
+            raise (fault or StoreError(f"{path}: cannot create project: {exc}")) from exc
         project = cls(path, db, readonly=False)
+        project._wal_seen = Path(f"{path}-wal").exists()
         if categories:
             try:
                 project.add_categories(categories)
@@ -200,24 +224,36 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, path: "str | os.PathLike[str]", *, readonly: bool = False) -> "Project":
+    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Project:
         """Open an existing project; migrate an older schema (read-only: read it as it is);
         refuse a newer (:class:`SchemaVersionError`) or corrupt (:class:`CorruptProjectError`)
         file. Nothing is written to a file that is not a SegStudio project."""
         path = Path(path).absolute()
         if not path.is_file():
             raise StoreError(f"{path}: no such project file" if not path.exists() else f"{path}: not a file")
+        if not readonly and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            what = "file" if not os.access(path, os.W_OK) else f"folder {path.parent}"
+            raise StoreFaultError(f"{path}: the project {what} is read-only; make it writable to edit, "
+                                  "or open the project read-only (info, export, review read it without writing)")
+        side_files = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+        # Only a mode=ro handle (an unwritable file: no writer can exist) may leave side files
+        # behind; a read-write handle removes them itself, and they may belong to a live writer.
+        unwritable = readonly and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+        absent = [side for side in side_files if not side.exists()] if unwritable else []
         try:
             db = cls._connect(path, readonly=readonly)
         except sqlite3.Error as exc:
-            raise CorruptProjectError(f"{path}: not a readable SegStudio project ({exc})") from exc
+            fault = fault_error(path, exc)
+            raise (fault or CorruptProjectError(f"{path}: not a readable SegStudio project ({exc})")) from exc
         try:
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             db.close()
-            raise CorruptProjectError(f"{path}: not a readable SegStudio project ({exc})") from exc
+            fault = fault_error(path, exc)
+            raise (fault or CorruptProjectError(
+                f"{path}: not a readable SegStudio project ({exc}); if it is one, {REPAIR_HINT}")) from exc
         if app_id != APPLICATION_ID:
             db.close()
             raise CorruptProjectError(f"{path}: not a SegStudio project (SQLite application id {app_id:#x})")
@@ -234,19 +270,26 @@ class Project:
                 f"{path}: project file is damaged (schema {version}, missing tables: {', '.join(sorted(missing)) or 'none'})"
             )
         project = cls(path, db, readonly=readonly)
+        project._side_files_created = [side for side in absent if side.exists()]
         try:
+            check_integrity(db, path)
             if not readonly:
                 cls._configure_writer(db)
                 if version < SCHEMA_VERSION:
                     project._migrate(version)
             db.execute("SELECT count(*) FROM images").fetchone()
             db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise CorruptProjectError(f"{path}: project file is damaged ({exc})") from exc
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            project.close()
+            fault = fault_error(path, exc)
+            if fault is not None:
+                raise fault from exc
+            raise CorruptProjectError(f"{path}: project file is damaged ({exc}); {REPAIR_HINT}") from exc
         except BaseException:
-            db.close()
+            project.close()
             raise
+        project._side_files_created = [side for side in absent if side.exists()]
+        project._wal_seen = not readonly and Path(f"{path}-wal").exists()
         return project
 
     @staticmethod
@@ -258,6 +301,13 @@ class Project:
         if readonly and not writable:
             uri = f"file:{quote(path.as_posix())}?mode=ro"
             db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                # A read-only file system: SQLite cannot create the -shm file a WAL reader needs.
+                # Nothing can be writing there, so read the file as an immutable snapshot.
+                db.close()
+                db = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         else:
             db = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             if readonly:
@@ -302,10 +352,17 @@ class Project:
             self._db.execute("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:
-        """Close the file (every edit is already committed)."""
+        """Close the file (every edit is already committed). A read-only open removes the empty
+        ``-wal``/``-shm`` side files it had to create, so reading leaves nothing behind."""
         self._db.close()
+        for side in self._side_files_created:
+            try:
+                if side.name.endswith("-shm") or side.stat().st_size == 0:
+                    side.unlink()
+            except OSError:
+                pass
 
-    def __enter__(self) -> "Project":
+    def __enter__(self) -> Project:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -319,23 +376,48 @@ class Project:
         if self._in_transaction:
             yield self._db
             return
+        self._check_wal()
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: cannot write ({exc})") from exc
+            raise fault_error(self.path, exc) or StoreError(f"{self.path}: cannot write ({exc})") from exc
         self._in_transaction = True
         try:
             yield self._db
             self._db.execute("COMMIT")
-        except BaseException:
+            if not self._wal_seen:
+                self._wal_seen = Path(f"{self.path}-wal").exists()
+        except BaseException as exc:
             if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolls back by itself when the failure ended the transaction
+            fault = fault_error(self.path, exc) if isinstance(exc, sqlite3.Error) else None
+            if fault is not None:
+                raise fault from exc
             raise
         finally:
             self._in_transaction = False
 
+    def _check_wal(self) -> None:
+        """Refuse to write when the ``-wal`` file seen at open time has vanished (deleted by
+        hand or a cleaning tool while the project was open): what is committed now would be
+        lost at close. The committed pages are first copied into the project file."""
+        wal = Path(f"{self.path}-wal")
+        if not self._wal_seen or wal.exists():
+            return
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+        except sqlite3.Error:
+            pass
+        raise StoreFaultError(
+            f"{self.path}: the project's write-ahead log ({wal.name}) was deleted while the project was open; "
+            "nothing more is written. Close and reopen the project (what was saved before is kept)"
+        )
+
     @contextmanager
-    def transaction(self) -> Iterator["Project"]:
+    def transaction(self) -> Iterator[Project]:
         """Group several writes into one transaction (all or nothing)."""
         with self._write():
             yield self
@@ -361,7 +443,7 @@ class Project:
 
     # ------------------------------------------------------------------ categories
     @staticmethod
-    def _category(row: sqlite3.Row | tuple) -> Category:
+    def _category(row: sqlite3.Row | tuple[Any, ...]) -> Category:
         return Category(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]))
 
     def categories(self) -> list[Category]:
@@ -486,10 +568,10 @@ class Project:
 
     # ------------------------------------------------------------------ images
     @staticmethod
-    def _image(row: tuple) -> Image:
+    def _image(row: tuple[Any, ...]) -> Image:
         return Image(row[0], row[1], row[2], row[3], ImageStatus(row[4]), json.loads(row[5]))
 
-    def relative_path(self, image_path: "str | os.PathLike[str]") -> str:
+    def relative_path(self, image_path: str | os.PathLike[str]) -> str:
         """The POSIX path of an image file relative to the project folder."""
         return PurePosixPath(Path(os.path.relpath(Path(image_path).absolute(), self.root)).as_posix()).as_posix()
 
@@ -524,7 +606,8 @@ class Project:
     def images(self, status: ImageStatus | None = None) -> list[Image]:
         """All images ordered by id, optionally only those with ``status``."""
         sql = "SELECT id, path, width, height, status, attributes FROM images"
-        rows = self._db.execute(sql + " WHERE status=? ORDER BY id", (status.value,)) if status else self._db.execute(sql + " ORDER BY id")
+        rows = (self._db.execute(sql + " WHERE status=? ORDER BY id", (status.value,)) if status
+                else self._db.execute(sql + " ORDER BY id"))
         return [self._image(r) for r in rows]
 
     def get_image(self, image_id: int) -> Image:
@@ -549,17 +632,18 @@ class Project:
         return [image for image in self.images() if not self.image_path(image).is_file()]
 
     # ------------------------------------------------------------------ annotations
-    _ANN_COLS = "id, image_id, category_id, geometry, z_order, iscrowd, attributes, source, origin_prediction_id, created, modified, author"
+    _ANN_COLS = ("id, image_id, category_id, geometry, z_order, iscrowd, attributes, source, origin_prediction_id, "
+                 "created, modified, author, role")
 
     @staticmethod
-    def _annotation(row: tuple) -> Annotation:
+    def _annotation(row: tuple[Any, ...]) -> Annotation:
         # Columns holding their default are NULL (schema 2); schema 1 files store the values.
         attributes = row[6]
         return Annotation(
-            row[0], row[1], row[2], decode_geometry(row[3]), row[4], row[5] == 1,
+            row[0], row[1], NO_CATEGORY if row[2] is None else row[2], decode_geometry(row[3]), row[4], row[5] == 1,
             {} if attributes is None or attributes == "{}" else json.loads(attributes),
             HUMAN if row[7] is None else row[7], row[8], row[9], row[9] if row[10] is None else row[10],
-            "" if row[11] is None else row[11],
+            "" if row[11] is None else row[11], AnnotationRole.OBJECT if row[12] is None else AnnotationRole(row[12]),
         )
 
     def annotations(self, image_id: int | None = None) -> list[Annotation]:
@@ -594,11 +678,13 @@ class Project:
             raise NotFoundError(f"{self.path.name}: no annotation with id {annotation_id}")
         return self._annotation(row)
 
-    def _annotation_values(self, a: Annotation) -> tuple:
+    def _annotation_values(self, a: Annotation) -> tuple[Any, ...]:
         return (
-            a.id, a.image_id, a.category_id, encode_geometry(a.geometry), int(a.z_order), int(bool(a.iscrowd)),
+            a.id, a.image_id, _category_value(a), encode_geometry(a.geometry), int(a.z_order),
+            int(bool(a.iscrowd) or a.role is AnnotationRole.IGNORE),  # an ignore region is a crowd to every reader
             _dumps(a.attributes) if a.attributes else None, None if a.source == HUMAN else a.source,
             a.origin_prediction_id, a.created, None if a.modified == a.created else a.modified, a.author or None,
+            None if a.role is AnnotationRole.OBJECT else a.role.value,
         )
 
     def _check_geometry(self, a: Annotation, sizes: dict[int, Any], label: str) -> None:
@@ -640,7 +726,8 @@ class Project:
                 if not a.created:
                     a = replace(a, created=now, modified=now)
                 try:
-                    db.execute(f"INSERT INTO annotations ({self._ANN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self._annotation_values(a))
+                    db.execute(f"INSERT INTO annotations ({self._ANN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                               self._annotation_values(a))
                 except sqlite3.IntegrityError as exc:
                     raise StoreError(
                         f"annotation {a.id} on image {a.image_id} (category {a.category_id}): {exc}"
@@ -660,7 +747,7 @@ class Project:
                 self._check_geometry(annotation, {}, f"annotation {annotation.id}")
             cur = db.execute(
                 "UPDATE annotations SET image_id=?, category_id=?, geometry=?, z_order=?, iscrowd=?, attributes=?, "
-                "source=?, origin_prediction_id=?, created=?, modified=?, author=? WHERE id=?",
+                "source=?, origin_prediction_id=?, created=?, modified=?, author=?, role=? WHERE id=?",
                 values[1:] + (annotation.id,),
             )
             if cur.rowcount == 0:
@@ -678,7 +765,7 @@ class Project:
     _PRED_COLS = "id, image_id, category_id, geometry, score, model_version_id, state, created"
 
     @staticmethod
-    def _prediction(row: tuple) -> Prediction:
+    def _prediction(row: tuple[Any, ...]) -> Prediction:
         return Prediction(row[0], row[1], row[2], decode_geometry(row[3]), row[4], row[5],
                           PredictionState(row[6]), row[7])
 
@@ -708,7 +795,8 @@ class Project:
     ) -> list[Prediction]:
         """Predictions filtered by image, state and model version, best score first."""
         clauses, params = [], []
-        for column, value in (("image_id", image_id), ("state", state.value if state else None), ("model_version_id", model_version_id)):
+        filters = (("image_id", image_id), ("state", state.value if state else None), ("model_version_id", model_version_id))
+        for column, value in filters:
             if value is not None:
                 clauses.append(f"{column}=?")
                 params.append(value)
@@ -742,7 +830,7 @@ class Project:
     _MV_COLS = "id, architecture, classes, trained_on, metrics, weights_path, created, parent_id, promoted"
 
     @staticmethod
-    def _model_version(row: tuple) -> ModelVersion:
+    def _model_version(row: tuple[Any, ...]) -> ModelVersion:
         return ModelVersion(row[0], row[1], tuple(json.loads(row[2])), json.loads(row[3]), json.loads(row[4]),
                             row[5], row[6], row[7], bool(row[8]))
 
@@ -780,7 +868,7 @@ class Project:
     def current_model_version(self, architecture: str | None = None) -> ModelVersion | None:
         """The newest promoted version (of ``architecture`` if given), or None."""
         sql = f"SELECT {self._MV_COLS} FROM model_versions WHERE promoted=1"
-        params: tuple = ()
+        params: tuple[Any, ...] = ()
         if architecture:
             sql += " AND architecture=?"
             params = (architecture,)
@@ -790,15 +878,34 @@ class Project:
     # ------------------------------------------------------------------ commands, undo, redo
     def execute(self, command: Command) -> Command:
         """Perform an undoable edit in one transaction and record it; clears the redo tail.
-        Returns the command as done (with the ids it assigned)."""
+        Returns the command as done (with the ids it assigned); :meth:`execute_change` says
+        what changed."""
+        return self.execute_change(command).command
+
+    def execute_change(self, command: Command) -> Change:
+        """:meth:`execute`, returning what changed (the done command, ids per kind, images)."""
         with self._write() as db:
+            images_before = images_touched(command, self)
             done, inverse = command.apply(self)
             db.execute("DELETE FROM history WHERE undone=1")
             db.execute(
                 "INSERT INTO history (label, forward, inverse, undone, created) VALUES (?, ?, ?, 0, ?)",
                 (done.label, _dumps(done.to_json()), _dumps(inverse.to_json()), utc_now()),
             )
-        return done
+            return self._change(done, done.label, "", images_before)
+
+    def _change(self, applied: Command, label: str, verb: str, images_before: frozenset[int]) -> Change:
+        """The Change of ``applied`` (plus the images it touched, looked up before it ran),
+        described in words with the image's file name when it edits one image."""
+        change = change_of(applied, self, label=label, description=label, images_before=images_before)
+        words = f"{verb}: {label}" if verb else label
+        if change.image_id is not None:
+            row = self._db.execute("SELECT path FROM images WHERE id=?", (change.image_id,)).fetchone()
+            if row is not None:
+                words += f" on {PurePosixPath(row[0]).name}"
+        elif len(change.image_ids) > 1:
+            words += f" on {len(change.image_ids)} images"
+        return replace(change, description=words)
 
     def _replay(self, command: Command) -> None:
         """Apply a history command: it restores a state that was stored (and checked) before,
@@ -812,23 +919,85 @@ class Project:
 
     def undo(self) -> str | None:
         """Undo the newest edit; returns its label, or None when there is nothing to undo."""
-        with self._write() as db:
-            row = db.execute("SELECT seq, label, inverse FROM history WHERE undone=0 ORDER BY seq DESC LIMIT 1").fetchone()
-            if row is None:
-                return None
-            self._replay(command_from_json(json.loads(row[2])))
-            db.execute("UPDATE history SET undone=1 WHERE seq=?", (row[0],))
-            return row[1]
+        change = self.undo_change()
+        return change.label if change is not None else None
 
     def redo(self) -> str | None:
         """Redo the oldest undone edit; returns its label, or None."""
-        with self._write() as db:
-            row = db.execute("SELECT seq, label, forward FROM history WHERE undone=1 ORDER BY seq LIMIT 1").fetchone()
+        change = self.redo_change()
+        return change.label if change is not None else None
+
+    def undo_change(self) -> Change | None:
+        """Undo the newest edit; returns what changed, or None when there is nothing to undo."""
+        return self._step_history(undo=True, apply=True)
+
+    def redo_change(self) -> Change | None:
+        """Redo the oldest undone edit; returns what changed, or None."""
+        return self._step_history(undo=False, apply=True)
+
+    def preview_undo(self) -> Change | None:
+        """What :meth:`undo_change` would change now (nothing is written), or None."""
+        return self._step_history(undo=True, apply=False)
+
+    def preview_redo(self) -> Change | None:
+        """What :meth:`redo_change` would change now (nothing is written), or None."""
+        return self._step_history(undo=False, apply=False)
+
+    def _step_history(self, *, undo: bool, apply: bool) -> Change | None:
+        sql = (
+            "SELECT seq, label, inverse FROM history WHERE undone=0 ORDER BY seq DESC LIMIT 1"
+            if undo
+            else "SELECT seq, label, forward FROM history WHERE undone=1 ORDER BY seq LIMIT 1"
+        )
+        verb = "Undone" if undo else "Redone"
+        if not apply:
+            row = self._db.execute(sql).fetchone()
             if row is None:
                 return None
-            self._replay(command_from_json(json.loads(row[2])))
-            db.execute("UPDATE history SET undone=0 WHERE seq=?", (row[0],))
-            return row[1]
+            command = command_from_json(json.loads(row[2]))
+            return self._change(command, row[1], verb, images_touched(command, self))
+        with self._write() as db:
+            row = db.execute(sql).fetchone()
+            if row is None:
+                return None
+            command = command_from_json(json.loads(row[2]))
+            images_before = images_touched(command, self)  # a deleted shape's image is known only now
+            self._replay(command)
+            db.execute("UPDATE history SET undone=? WHERE seq=?", (1 if undo else 0, row[0]))
+            return self._change(command, row[1], verb, images_before)
+
+    def images_fingerprint(self) -> tuple[int, int, int, int]:
+        """(count, max id, sum of id x status code, sum of status codes) of the images table,
+        computed inside SQLite: a view re-reads the image rows only when it changed. The status
+        code is the length of the status text (3, 10, 11, 4, 8: one per status)."""
+        row = self._db.execute(
+            "SELECT count(*), coalesce(max(id), 0), coalesce(sum(id * length(status)), 0), "
+            "coalesce(sum(length(status)), 0) FROM images"
+        ).fetchone()
+        return (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+    @staticmethod
+    def fingerprint_after_status_change(
+        fingerprint: tuple[int, int, int, int], image_id: int, old: ImageStatus, new: ImageStatus
+    ) -> tuple[int, int, int, int]:
+        """:meth:`images_fingerprint` after image ``image_id`` went from ``old`` to ``new``
+        (kept current by a view without asking the store)."""
+        delta = len(new.value) - len(old.value)
+        count, max_id, weighted, total = fingerprint
+        return (count, max_id, weighted + image_id * delta, total + delta)
+
+    def own_write_count(self) -> int:
+        """Rows this connection has inserted, changed or deleted since it opened (SQLite's
+        ``total_changes``): a view notices writes made in-process outside its own edits."""
+        return int(self._db.total_changes)
+
+    def written_elsewhere(self) -> bool:
+        """True when another connection (the engine worker, a CLI command) committed to the
+        file since the previous call (SQLite's ``data_version``; this connection's own writes do
+        not count)."""
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        seen, self._seen_data_version = getattr(self, "_seen_data_version", None), version
+        return seen is None or seen != version
 
     def peek_undo(self) -> Command | None:
         """The command :meth:`undo` would apply next (the inverse of the newest edit), or None."""
@@ -852,7 +1021,9 @@ class Project:
     def counts(self) -> dict[str, Any]:
         """``{"images", "annotations", "predictions", "categories", "model_versions", "status":
         {status: n}}`` — the numbers ``main.py info`` prints."""
-        one = lambda sql: self._db.execute(sql).fetchone()[0]  # noqa: E731
+        def one(sql: str) -> int:
+            return int(self._db.execute(sql).fetchone()[0])  # count(*): always an int
+
         status = Counter({s.value: 0 for s in ImageStatus})
         status.update(dict(self._db.execute("SELECT status, count(*) FROM images GROUP BY status").fetchall()))
         return {

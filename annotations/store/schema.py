@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x53454753  # "SEGS" in the SQLite header: marks the file as a SegStudio project
 
 SCHEMA_V1 = """
@@ -151,7 +151,14 @@ CREATE TABLE history (
 );
 CREATE INDEX history_undone ON history(undone, seq);
 """
-SCHEMA_LATEST = SCHEMA_V2
+# Schema 3: ignore regions (annotations/model/entities.py AnnotationRole). ``role`` is NULL for
+# an object and 'ignore' for an ignore region; ``category_id`` may be NULL (class-agnostic void).
+SCHEMA_V3 = SCHEMA_V2.replace(
+    "    category_id INTEGER NOT NULL REFERENCES categories(id),\n    geometry BLOB NOT NULL,\n    z_order",
+    "    category_id INTEGER REFERENCES categories(id),\n    geometry BLOB NOT NULL,\n    z_order",
+    1,
+).replace("    author TEXT\n);", "    author TEXT,\n    role TEXT CHECK (role IS NULL OR role = 'ignore')\n);", 1)
+SCHEMA_LATEST = SCHEMA_V3
 """The DDL of a new project file (schema :data:`SCHEMA_VERSION`)."""
 
 
@@ -160,11 +167,11 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     add the new indexes. Runs inside the caller's transaction."""
     from annotations.store.geometry_blob import decode_geometry, encode_geometry
 
-    def blob(text: "str | bytes") -> bytes:
+    def blob(text: str | bytes) -> bytes:
         return text if isinstance(text, bytes) else encode_geometry(decode_geometry(text))
 
     db.create_function("segstudio_geometry_blob", 1, blob, deterministic=True)
-    v2 = {name: ddl for name, ddl in _statements(SCHEMA_V2)}
+    v2 = dict(_statements(SCHEMA_V2))
     for table in ("annotations", "predictions"):
         db.execute(v2[f"table {table}"].replace(f"CREATE TABLE {table}", f"CREATE TABLE {table}_v2", 1))
     db.execute(
@@ -183,6 +190,22 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE annotations_v2 RENAME TO annotations")
     for name, ddl in _statements(SCHEMA_V2):
         if name.startswith("index "):
+            db.execute(ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+
+
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Rebuild annotations with a nullable ``category_id`` and the ``role`` column (every
+    existing shape stays an object). Runs inside the caller's transaction."""
+    v3 = dict(_statements(SCHEMA_V3))
+    db.execute(v3["table annotations"].replace("CREATE TABLE annotations", "CREATE TABLE annotations_v3", 1))
+    db.execute(
+        "INSERT INTO annotations_v3 SELECT id, image_id, category_id, geometry, z_order, iscrowd, attributes, source, "
+        "origin_prediction_id, created, modified, author, NULL FROM annotations"
+    )
+    db.execute("DROP TABLE annotations")
+    db.execute("ALTER TABLE annotations_v3 RENAME TO annotations")
+    for name, ddl in _statements(SCHEMA_V3):
+        if name.startswith("index annotations"):
             db.execute(ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
 
 
@@ -210,4 +233,4 @@ TABLES = frozenset({"meta", "categories", "images", "model_versions", "predictio
 
 # Migration hook: MIGRATIONS[n] upgrades a file at schema version n to n + 1 inside one
 # transaction. Add an entry (and bump SCHEMA_VERSION) whenever the schema changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}

@@ -16,9 +16,10 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -43,7 +44,12 @@ class ClientLike(Protocol):
     def cancel(self, job_id: str) -> None: ...
     def poll(self, timeout: float = 0.0) -> list[Any]: ...
     def is_alive(self) -> bool: ...
-    def shutdown(self) -> None: ...
+    def shutdown(self, timeout: float = 5.0) -> None: ...
+
+
+QUIT_GRACE_S = 0.3
+"""Seconds a closing window gives the engine worker to stop before it is terminated (it used to
+wait 5 s for a worker still importing torch or inside a training epoch)."""
 
 
 class JobState(str, Enum):
@@ -162,6 +168,7 @@ class EngineBridge(QObject):
         self._client: ClientLike | None = None
         self._worker_state = WorkerState.NOT_STARTED
         self._start_thread: threading.Thread | None = None
+        self._closing = False
         self._start_error: BaseException | None = None
         self._pending: list[Any] = []  # requests waiting for the worker to come up
         self._jobs: dict[str, JobInfo] = {}
@@ -205,6 +212,7 @@ class EngineBridge(QObject):
         if self._worker_state in (WorkerState.STARTING, WorkerState.RUNNING):
             return
         self._start_error = None
+        self._closing = False
         self._set_worker_state(WorkerState.STARTING)
         self._start_thread = threading.Thread(target=self._start_client, name="engine-start", daemon=True)
         self._start_thread.start()
@@ -214,8 +222,11 @@ class EngineBridge(QObject):
         try:
             client = self._factory()
             client.start()
-        except BaseException as exc:  # reported on the GUI thread by _tick
+        except BaseException as exc:  # noqa: BLE001 - any start failure is reported on the GUI thread by _tick
             self._start_error = exc
+            return
+        if self._closing:  # the window closed while the worker started
+            client.shutdown(timeout=QUIT_GRACE_S)
             return
         self._client = client
 
@@ -290,14 +301,16 @@ class EngineBridge(QObject):
             del self._jobs[job_id]
             self.jobChanged.emit(job_id)
 
-    def shutdown(self) -> None:
-        """Stop polling and shut the worker down (the main window is closing)."""
+    def shutdown(self, grace_s: float = QUIT_GRACE_S) -> None:
+        """Stop polling and shut the worker down (the main window is closing) without making
+        the user wait: the worker gets ``grace_s`` seconds to stop, then it is terminated (its
+        project writes are SQLite transactions: a cut one is rolled back). A worker still
+        starting is shut down by its start thread once it is up."""
         self._timer.stop()
-        if self._start_thread is not None:
-            self._start_thread.join(5.0)
+        self._closing = True
         if self._client is not None:
             try:
-                self._client.shutdown()
+                self._client.shutdown(timeout=grace_s)
             except Exception:
                 log.exception("engine shutdown failed")
             self._client = None

@@ -5,8 +5,8 @@ never stall the event loop (no matplotlib on the GUI thread)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
@@ -288,12 +288,16 @@ class HeatmapChart(QWidget):
         grid = QRectF(left, grid_top, cell * cols, cell * rows)
         painter.setPen(QColor("#444444"))
         if self.column_title:
-            painter.drawText(QRectF(grid.left(), top, grid.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.column_title)
+            painter.drawText(
+                QRectF(grid.left(), top, grid.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.column_title
+            )
         if self.row_title:
             painter.save()
             painter.translate(2, grid.center().y())
             painter.rotate(-90)
-            painter.drawText(QRectF(-grid.height() / 2, 0, grid.height(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.row_title)
+            painter.drawText(
+                QRectF(-grid.height() / 2, 0, grid.height(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.row_title
+            )
             painter.restore()
         for r, row in enumerate(self.matrix):
             total = sum(row) or 1.0

@@ -9,7 +9,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from annotations.model import Command
+from annotations.model.changes import Change
 from app.assist.bridge import EngineBridge
+from engine.protocol import PrelabelResult, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +59,12 @@ class AssistContext(QObject):
         getter = getattr(self.window, "current_image", None)
         return image_id_of(getter() if callable(getter) else None)
 
-    def execute(self, command: Any) -> Any:
-        """Run an undoable command through the window (so its undo stack and views follow)."""
+    def execute(self, command: Command) -> Change:
+        """Run an undoable command through the window (so its views follow); returns what changed."""
         execute = getattr(self.window, "execute", None)
         if callable(execute):
             return execute(command)
-        return self.project.execute(command)
+        return self.project.execute_change(command)
 
     def refresh_window(self) -> None:
         """Ask the window to re-read the store (image statuses, annotation list)."""
@@ -72,13 +75,12 @@ class AssistContext(QObject):
             except Exception:  # a view refresh must never take the bridge down
                 log.exception("window.refresh() failed")
 
-    def _on_job_succeeded(self, _job_id: str, result: Any) -> None:
-        name = type(result).__name__
-        if name == "TrainResult":
+    def _on_job_succeeded(self, _job_id: str, result: object) -> None:
+        if isinstance(result, TrainResult):
             self.modelVersionsChanged.emit()
             self.predictionsChanged.emit()
             self.refresh_window()
-        elif name == "PrelabelResult":
+        elif isinstance(result, PrelabelResult):
             self.modelVersionsChanged.emit()  # a pretrained model used for the first time gets a version
             self.predictionsChanged.emit()
             self.refresh_window()

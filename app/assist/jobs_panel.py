@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.assist.bridge import EngineBridge, JobInfo, JobState, WorkerState
+from app.assist.text_format import tidy_numbers
+from engine.protocol import PrelabelResult, SegmentResult, TrainResult
 
 _STATE_COLORS = {
     JobState.QUEUED: "#7f8c8d",
@@ -35,14 +37,13 @@ def describe_result(info: JobInfo) -> str:
     if info.state == JobState.CANCELLED:
         return "cancelled"
     if info.state != JobState.SUCCEEDED or result is None:
-        return info.message
-    name = type(result).__name__
-    if name == "PrelabelResult":
+        return tidy_numbers(info.message)
+    if isinstance(result, PrelabelResult):
         return f"{result.prediction_count} predictions on {len(result.image_ids)} images (model v{result.model_version_id})"
-    if name == "TrainResult":
+    if isinstance(result, TrainResult):
         verdict = "promoted" if result.promoted else "not promoted (validation did not improve)"
         return f"model v{result.model_version_id}, {result.epochs_run} epochs, {verdict}"
-    if name == "SegmentResult":
+    if isinstance(result, SegmentResult):
         return f"mask in {result.milliseconds:.0f} ms ({getattr(result.method, 'value', result.method)})"
     return "done"
 
@@ -104,7 +105,7 @@ class JobRow(QFrame):
             else:
                 self.progress.setFormat(f"{info.done}/{info.total}" if info.total else "%p%")
         self.progress.setVisible(not info.state.is_terminal or info.state == JobState.SUCCEEDED)
-        text = describe_result(info) if info.state.is_terminal else info.message
+        text = describe_result(info) if info.state.is_terminal else tidy_numbers(info.message)
         self.message.setText(text)
         self.message.setStyleSheet(f"color: {color};" if info.state == JobState.FAILED else "")
         self.cancel_button.setVisible(not info.state.is_terminal)

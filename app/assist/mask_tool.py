@@ -3,19 +3,82 @@ a mask that refines with every click; Enter accepts it.
 
 Gestures: left-drag = box; left click = positive point (object); right click or Shift+click =
 negative point (background); Backspace = remove the last click; Escape = start over;
-Enter = accept as a polygon (Shift+Enter: as a pixel mask; the panel's checkbox flips the
-default).
+C = next SAM candidate (Shift+C: previous; Tab belongs to Qt's focus chain); Enter = accept as
+a polygon simplified to the tolerance (Shift+Enter: as a pixel mask; the panel's checkbox flips
+the default).
+
+While the tool is active a toolbar shows the method/model choice (Auto, SAM 2.1 tiny/small,
+GrabCut), the polygon tolerance, and the busy/answer line; activating the tool (or opening an
+image with it) starts the image's SAM embedding; the next image's is prefetched once the
+annotator has been idle for a few seconds.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QToolBar, QWidget
 
-from app.assist.segmenter import InteractiveSegmenter
+from app.assist.segmenter import METHOD_TITLES, SAM_MODEL_TITLES, InteractiveSegmenter
 from app.tools.base import Tool, ToolEvent
+from engine.protocol import SegmentMethod
 
 DRAG_THRESHOLD_SCREEN_PX = 4.0
+
+
+def method_choices() -> list[tuple[str, SegmentMethod, str]]:
+    """(title, method, SAM model) for the method box: Auto, each SAM model, GrabCut."""
+    choices = [("Auto (SAM if its weights are present)", SegmentMethod.AUTO, "")]
+    choices += [(title, SegmentMethod.SAM, name) for name, title in SAM_MODEL_TITLES.items()]
+    choices.append((METHOD_TITLES[SegmentMethod.GRABCUT] + " (no weights)", SegmentMethod.GRABCUT, ""))
+    return choices
+
+
+class SegmenterToolbar(QToolBar):
+    """Method/model choice, polygon tolerance and the busy/answer line of the interactive tool."""
+
+    def __init__(self, segmenter: InteractiveSegmenter, parent: QWidget | None = None) -> None:
+        super().__init__("Interactive mask", parent)
+        self.setObjectName("toolbar-interactive-mask")
+        self.segmenter = segmenter
+        self.method_box = QComboBox()
+        self.method_box.setToolTip("Who answers a box or click: SAM needs its weights (Model > weights), GrabCut none")
+        self.choices = method_choices()
+        for title, _method, _model in self.choices:
+            self.method_box.addItem(title)
+        model = segmenter.sam_model if segmenter.method is SegmentMethod.SAM else ""
+        self.method_box.setCurrentIndex(max(self.index_of(segmenter.method, model), 0))
+        self.method_box.currentIndexChanged.connect(self._on_method)
+        self.tolerance = QDoubleSpinBox()
+        self.tolerance.setRange(0.0, 10.0)
+        self.tolerance.setSingleStep(0.25)
+        self.tolerance.setSuffix(" px")
+        self.tolerance.setValue(segmenter.tolerance_px)
+        self.tolerance.setToolTip("Polygon tolerance: an accepted polygon stays this close to the mask's outline")
+        self.tolerance.valueChanged.connect(segmenter.set_tolerance)
+        self.status = QLabel(segmenter.status)
+        self.status.setMinimumWidth(260)
+        segmenter.statusChanged.connect(self.status.setText)
+        self.addWidget(QLabel(" Segment with "))
+        self.addWidget(self.method_box)
+        self.addWidget(QLabel("  Polygon tolerance "))
+        self.addWidget(self.tolerance)
+        self.addSeparator()
+        self.addWidget(self.status)
+
+    def index_of(self, method: SegmentMethod, sam_model: str = "") -> int:
+        """The method box's row for (method, SAM model), -1 if none."""
+        for index, (_title, choice, model) in enumerate(self.choices):
+            if choice is method and (method is not SegmentMethod.SAM or model == (sam_model or "sam2.1_hiera_tiny")):
+                return index
+        return -1
+
+    def _on_method(self, index: int) -> None:
+        _title, method, model = self.choices[index]
+        self.segmenter.set_method(method, model)
+        self.segmenter.prepare(self.segmenter.next_image_id())
 
 
 class InteractiveMaskTool(Tool):
@@ -24,7 +87,7 @@ class InteractiveMaskTool(Tool):
     title = "Interactive mask"
     cursor = Qt.CursorShape.CrossCursor
     hint = ("Drag a box or click the object · right/Shift+click: background · Backspace: undo click · "
-            "Enter: accept as polygon (Shift+Enter: mask) · Esc: start over")
+            "C: next candidate · Enter: accept as polygon (Shift+Enter: mask) · Esc: start over")
 
     def __init__(self, segmenter: InteractiveSegmenter, *, accept_as_polygon: bool = True) -> None:
         super().__init__()
@@ -33,8 +96,28 @@ class InteractiveMaskTool(Tool):
         self._press: tuple[float, float] | None = None
         self._dragging = False
         self._pixel_size = 1.0
+        self.toolbar: SegmenterToolbar | None = None
 
     # ------------------------------------------------------------------ lifecycle
+    def activate(self, window: Any) -> None:
+        """Show the toolbar and start the current image's embedding (next image prefetched)."""
+        super().activate(window)
+        if self.toolbar is None and hasattr(window, "addToolBar"):
+            self.toolbar = SegmenterToolbar(self.segmenter, window)
+            if hasattr(window, "addToolBarBreak"):
+                window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)  # its own row: the main toolbar is full
+            window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        if self.toolbar is not None:
+            self.toolbar.show()
+        self.segmenter.active = True
+        self.segmenter.prepare(self.segmenter.next_image_id())
+
+    def deactivate(self) -> None:
+        self.segmenter.active = False
+        if self.toolbar is not None:
+            self.toolbar.hide()
+        super().deactivate()
+
     def reset(self) -> None:
         self._press = None
         self._dragging = False
@@ -82,8 +165,11 @@ class InteractiveMaskTool(Tool):
 
     # ------------------------------------------------------------------ keys
     _KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape, Qt.Key.Key_Backspace)
+    CYCLE_KEY = Qt.Key.Key_C
 
     def claims_key(self, event: QKeyEvent) -> bool:
+        if event.key() == self.CYCLE_KEY:
+            return len(self.segmenter.candidates) > 1
         return event.key() in self._KEYS and self.segmenter.prompt is not None
 
     def key_press(self, event: QKeyEvent) -> bool:
@@ -94,6 +180,9 @@ class InteractiveMaskTool(Tool):
             shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             self.segmenter.accept(as_polygon=self.accept_as_polygon != shift)
             return True
+        if key == self.CYCLE_KEY and len(self.segmenter.candidates) > 1:
+            back = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            return self.segmenter.cycle_candidate(-1 if back else 1)
         if key == Qt.Key.Key_Escape and self.segmenter.prompt is not None:
             self.segmenter.clear()
             return True

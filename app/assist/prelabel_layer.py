@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from annotations.geometry import Mask
-from annotations.model import Batch, Category, Prediction, PredictionState, accept_prediction, reject_prediction
+from annotations.model import AddAnnotation, Batch, Category, Prediction, PredictionState, accept_prediction, reject_prediction
+from annotations.model.changes import Change
 from app.assist.context import AssistContext
 from app.assist.shapes_qt import geometry_path, mask_crop_image
 
@@ -70,7 +71,7 @@ class PredictionItem(QGraphicsObject):
     """One proposal: a dashed outline in its class colour, a caption, and for masks a light
     fill; selected proposals are drawn thicker and filled."""
 
-    def __init__(self, layer: "PredictionLayer", prediction: Prediction, category: Category | None) -> None:
+    def __init__(self, layer: PredictionLayer, prediction: Prediction, category: Category | None) -> None:
         super().__init__()
         self.layer = layer
         self.prediction = prediction
@@ -176,7 +177,7 @@ class PredictionLayer(QObject):
 
     def _on_annotation_selection(self) -> None:
         session = getattr(self.context.window, "session", None)
-        if session is not None and getattr(session, "selection", ()):
+        if session is not None and getattr(session, "selection", None):
             self.select(None)
 
     # ------------------------------------------------------------------ reading
@@ -217,7 +218,7 @@ class PredictionLayer(QObject):
         categories = {c.id: c for c in project.categories()} if project is not None else {}
         self.predictions = [p for p in self.all_proposed() if p.score >= self._threshold]
         for item in self.items.values():
-            item.setParentItem(None)
+            item.setParentItem(None)  # type: ignore[arg-type]  # stubs omit None; Qt takes a null parent (detach)
             if item.scene() is not None:
                 item.scene().removeItem(item)
         self.items.clear()
@@ -338,7 +339,7 @@ class PredictionLayer(QObject):
         if callable(set_tool):
             try:
                 set_tool("select")
-            except Exception:  # the workspace may call its select tool differently
+            except Exception:  # noqa: BLE001 - the workspace may call its select tool differently
                 log.debug("no 'select' tool in this window")
         return annotation_id
 
@@ -351,12 +352,12 @@ class PredictionLayer(QObject):
                 return prediction.id
         return None
 
-    def _annotation_made(self, done: Any, prediction_id: int) -> int | None:
-        commands = getattr(done, "commands", ())
-        for command in commands:
-            annotation = getattr(command, "annotation", None)
-            if annotation is not None and annotation.origin_prediction_id == prediction_id and annotation.id:
-                return int(annotation.id)
+    def _annotation_made(self, done: Change, prediction_id: int) -> int | None:
+        for command in done.commands():
+            if not isinstance(command, AddAnnotation):
+                continue
+            if command.annotation.origin_prediction_id == prediction_id and command.annotation.id:
+                return int(command.annotation.id)
         project = self.context.project
         for annotation in project.annotations(self.context.current_image_id()):
             if annotation.origin_prediction_id == prediction_id:
@@ -449,6 +450,6 @@ class PredictionClickWatcher(QObject):
             try:
                 if geometry_path(annotation.geometry).contains(point):
                     return True
-            except Exception:  # an odd geometry must not break clicking
+            except Exception:  # noqa: BLE001 - an odd geometry must not break clicking
                 continue
         return False

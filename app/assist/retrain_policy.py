@@ -24,7 +24,7 @@ class RetrainSettings:
     epochs: int = 10
 
     @classmethod
-    def load(cls, project: Any) -> "RetrainSettings":
+    def load(cls, project: Any) -> RetrainSettings:
         """Read from the project's settings (defaults when absent or malformed)."""
         raw = project.get_setting(SETTING_KEY, None) if project is not None else None
         if not isinstance(raw, dict):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Any, Sequence
+from typing import Any
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
@@ -49,7 +50,7 @@ class Mark:
     color: QColor
 
 
-def read_coco_shapes(gt_json: "str | Path", category_ids_by_name: dict[str, int] | None = None) -> dict[str, list[Shape]]:
+def read_coco_shapes(gt_json: str | Path, category_ids_by_name: dict[str, int] | None = None) -> dict[str, list[Shape]]:
     """Ground-truth shapes of a COCO instances file by image file name (POSIX, as written).
     With ``category_ids_by_name`` (the project's classes), COCO classes are mapped by name, as
     the review pairs them; a class the project lacks gets the negative COCO id."""
@@ -77,7 +78,9 @@ def read_coco_shapes(gt_json: "str | Path", category_ids_by_name: dict[str, int]
             geometry = rle.from_coco({"size": size, "counts": segmentation["counts"]})
         else:
             geometry = Box.from_xywh(ann["bbox"])
-        out[names[image_id]].append(Shape(category(int(ann["category_id"])), geometry, bool(ann.get("iscrowd", 0)), 1.0, int(ann.get("id", 0))))
+        out[names[image_id]].append(
+            Shape(category(int(ann["category_id"])), geometry, bool(ann.get("iscrowd", 0)), 1.0, int(ann.get("id", 0)))
+        )
     return out
 
 
@@ -121,7 +124,8 @@ def image_sides(kind: ReviewKind, project: Any, image_id: int, *, other_project:
 def review_marks(gt: Sequence[Any], pred: Sequence[Any], size_hw: tuple[int, int], category_names: dict[int, str],
                  iou_threshold: float = 0.5, iou_type: str = "auto") -> tuple[list[Mark], MatchResult]:
     """What to draw for one image: pairs coloured by IoU, misses, extras and mismatches."""
-    match = match_shapes(gt, pred, size_hw, iou_threshold, MatchIouType(iou_type if iou_type in ("auto", "bbox", "segm") else "auto"))
+    match_iou = MatchIouType(iou_type if iou_type in ("auto", "bbox", "segm") else "auto")
+    match = match_shapes(gt, pred, size_hw, iou_threshold, match_iou)
     marks: list[Mark] = []
     for pair in match.pairs:
         g, p = gt[pair.gt_index], pred[pair.pred_index]

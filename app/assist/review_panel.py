@@ -1,7 +1,10 @@
 """The review dashboard: model vs final annotations, vs a ground-truth COCO file, or vs another
 project. Per-class table, PR curves and confusion matrix plotted in the app, IoU histogram, the
 worst images first (clicking one opens it with the matched pairs coloured by IoU and the misses
-marked), and the HTML report export.
+marked), and the HTML report export. A binary review (one class, or a class and background) adds
+the foreground/background (saliency) measures, per image and overall; a stuff-only review (every
+class is stuff) hides the instance measures (AP, PR curves, instance confusion, IoU histogram)
+and shows the pixel measures instead.
 
 The review itself runs in a background thread on its own read-only connection to the project,
 so the event loop never waits for it.
@@ -13,9 +16,10 @@ import logging
 import math
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -36,11 +40,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.assist.charts import LineChart, Series, HeatmapChart
+from app.assist.charts import HeatmapChart, LineChart, Series
 from app.assist.context import AssistContext
 from app.assist.review_overlay import ReviewKind, ReviewOverlay, finite, image_sides, read_coco_shapes, review_marks
+from app.table_cells import filled_cell
 
 log = logging.getLogger(__name__)
+
+SALIENCY_COLUMNS = (("S-measure", "s_measure"), ("E-measure", "e_measure"), ("wFβ", "weighted_fbeta"),
+                    ("Fβ", "fbeta"), ("MAE", "mae"), ("Precision", "precision"), ("Recall", "recall"))
+SALIENCY_SUMMARY = (("S-measure", "s_measure"), ("E-measure", "e_measure"), ("weighted Fβ", "weighted_fbeta"),
+                    ("Fβ", "fbeta"), ("max Fβ", "fbeta_max"), ("mean Fβ", "fbeta_mean"), ("adaptive Fβ", "fbeta_adaptive"),
+                    ("MAE", "mae"), ("precision", "precision"), ("recall", "recall"))
 
 KIND_LABELS = {
     ReviewKind.MODEL_VS_FINAL: "Model vs final annotations",
@@ -179,7 +190,12 @@ class ReviewPanel(QWidget):
         self.images_table.setHorizontalHeaderLabels(["Image", "F1", "TP", "FP", "FN", "Mism.", "Mean IoU"])
         self.class_table = QTableWidget(0, 9)
         self.class_table.setHorizontalHeaderLabels(["Class", "GT", "Pred", "TP", "FP", "FN", "Precision", "Recall", "AP"])
-        for table in (self.images_table, self.class_table):
+        self.saliency_table = QTableWidget(0, len(SALIENCY_COLUMNS) + 1)
+        self.saliency_table.setHorizontalHeaderLabels(["Image", *[label for label, _ in SALIENCY_COLUMNS]])
+        self.saliency_table.setToolTip("Foreground/background measures per image, lowest S-measure first; click to open")
+        self.pixel_table = QTableWidget(0, 5)
+        self.pixel_table.setHorizontalHeaderLabels(["Class", "IoU", "Dice", "Accuracy", "Precision"])
+        for table in (self.images_table, self.class_table, self.saliency_table, self.pixel_table):
             table.verticalHeader().setVisible(False)
             table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
             table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -189,17 +205,26 @@ class ReviewPanel(QWidget):
             header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.images_table.cellClicked.connect(lambda row, _col: self.open_row(row))
         self.images_table.cellActivated.connect(lambda row, _col: self.open_row(row))
+        self.saliency_table.cellClicked.connect(lambda row, _col: self._open_saliency_row(row))
         self.pr_chart = LineChart("Precision–recall", "recall", "precision", x_range=(0.0, 1.0), y_range=(0.0, 1.02),
                                   empty_text="run a review")
         self.confusion_chart = HeatmapChart("Confusion (instances)", "reference", "compared")
         self.histogram_chart = LineChart("IoU of matched pairs", "IoU", "pairs", x_range=(0.0, 1.0), empty_text="run a review")
+        self.saliency_chart = LineChart("Per image, lowest S-measure first", "image", "score", y_range=(0.0, 1.02),
+                                        integer_x=True, empty_text="run a review")
+        self.pixel_confusion_chart = HeatmapChart("Confusion (pixels)", "reference", "compared")
         self.tables = QTabWidget()
         self.tables.addTab(self.images_table, "Worst images")
         self.tables.addTab(self.class_table, "Per class")
+        self.tables.addTab(self.saliency_table, "Foreground / background")
+        self.tables.addTab(self.pixel_table, "Pixels per class")
         self.charts = QTabWidget()
         self.charts.addTab(self.pr_chart, "PR curves")
         self.charts.addTab(self.confusion_chart, "Confusion")
         self.charts.addTab(self.histogram_chart, "IoU histogram")
+        self.charts.addTab(self.saliency_chart, "Per image")
+        self.charts.addTab(self.pixel_confusion_chart, "Pixel confusion")
+        self._show_sections(detection=True, saliency=False, pixels=False)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -270,7 +295,7 @@ class ReviewPanel(QWidget):
         def work() -> None:
             try:
                 report = compute_review(request)
-            except Exception as exc:  # shown in the panel, never raised into Qt
+            except Exception as exc:  # noqa: BLE001 (shown in the panel, never raised into Qt)
                 relay.done.emit(request, None, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
                 return
             relay.done.emit(request, report, "")
@@ -330,19 +355,29 @@ class ReviewPanel(QWidget):
         data = report.to_json() if hasattr(report, "to_json") else dict(report)
         self.report_json = data
         self.export_button.setEnabled(True)
-        status = (f"{data.get('compared', '')} vs {data.get('reference', '')} "
-                  f"({data.get('iou_type', '')}, IoU ≥ {data.get('iou_threshold', 0.5):g})")
+        from annotations.metrics.saliency_review import detection_measures_apply
+
+        detection = detection_measures_apply(data)
+        status = f"{data.get('compared', '')} vs {data.get('reference', '')} "
+        status += (f"({data.get('iou_type', '')}, IoU ≥ {data.get('iou_threshold', 0.5):g})" if detection
+                   else f"({(data.get('summary') or {}).get('images', 0)} images, pixels)")
         summary = data.get("summary") or {}
         if self.request is not None and self.request.kind == ReviewKind.MODEL_VS_FINAL and not summary.get("pred"):
             status += (f". No model pre-labels on the {summary.get('images', 0)} finished image(s) yet, so every final "
                        "shape counts as missed: pre-label images (Model menu), correct and finish them, then run again.")
         self.status_label.setText(status[:1].upper() + status[1:])
-        self._fill_summary(data)
+        saliency = data.get("saliency") or None
+        semantic = data.get("semantic") or None
+        self._fill_summary(data, detection)
+        self._fill_saliency(saliency)
+        self._fill_pixels(semantic)
+        self._show_sections(detection, saliency is not None, semantic is not None)
         self._fill_images(data.get("per_image") or [])
         self._fill_classes(data.get("per_class") or [])
         self._fill_pr(data.get("pr_curves") or {})
         confusion = data.get("confusion") or {}
-        self.confusion_chart.set_matrix(confusion.get("matrix") or [], confusion.get("classes") or [], confusion.get("classes") or [])
+        classes = confusion.get("classes") or []
+        self.confusion_chart.set_matrix(confusion.get("matrix") or [], classes, classes)
         histogram = data.get("iou_histogram") or {}
         edges = histogram.get("bin_edges") or []
         counts = histogram.get("matched") or []
@@ -353,7 +388,30 @@ class ReviewPanel(QWidget):
                 ys += [count, count]
             self.histogram_chart.set_series([Series("matched pairs", xs, ys, color="#2e86c1", markers=False)])
 
-    def _fill_summary(self, data: dict[str, Any]) -> None:
+    def _show_sections(self, detection: bool, saliency: bool, pixels: bool) -> None:
+        """Show the instance tabs only where instance measures apply (not for stuff-only
+        reviews), the foreground/background tabs for binary reviews, the pixel tabs when the
+        review has a semantic section and no instance measures lead."""
+        show_pixels = pixels and (not detection or saliency)
+        for tabs, widgets in ((self.tables, [(self.images_table, detection), (self.class_table, detection),
+                                             (self.saliency_table, saliency), (self.pixel_table, show_pixels)]),
+                              (self.charts, [(self.pr_chart, detection), (self.confusion_chart, detection),
+                                             (self.histogram_chart, detection), (self.saliency_chart, saliency),
+                                             (self.pixel_confusion_chart, show_pixels)])):
+            for widget, visible in widgets:
+                tabs.setTabVisible(tabs.indexOf(widget), visible)
+            if not detection:
+                first = next((w for w, visible in widgets if visible), None)
+                if first is not None:
+                    tabs.setCurrentWidget(first)
+            elif not tabs.isTabVisible(tabs.currentIndex()):
+                tabs.setCurrentIndex(0)
+
+    def sections_shown(self) -> list[str]:
+        """Titles of the visible table and chart tabs (tests and screenshots)."""
+        return [tabs.tabText(i) for tabs in (self.tables, self.charts) for i in range(tabs.count()) if tabs.isTabVisible(i)]
+
+    def _fill_summary(self, data: dict[str, Any], detection: bool = True) -> None:
         s = data.get("summary") or {}
         coco = data.get("coco") or {}
         parts = [
@@ -361,14 +419,30 @@ class ReviewPanel(QWidget):
             f"<b>F1</b> {_fmt(s.get('f1'))}", f"<b>mean IoU</b> {_fmt(s.get('mean_iou'))}",
             f"<b>AP</b> {_fmt(coco.get('AP'))}", f"<b>AP50</b> {_fmt(coco.get('AP50'))}",
             f"TP {s.get('tp', '—')} · FP {s.get('fp', '—')} · FN {s.get('fn', '—')}",
-        ]
+        ] if detection else []
+        pixel = []
+        saliency = data.get("saliency") or {}
+        if saliency:
+            pixel += [f"<b>{label}</b> {_fmt(saliency.get(key))}" for label, key in SALIENCY_SUMMARY
+                      if saliency.get(key) is not None]
+        semantic = data.get("semantic") or {}
+        if semantic and not detection:
+            pixel += [f"<b>mIoU</b> {_fmt(semantic.get('miou'))}",
+                      f"<b>pixel accuracy</b> {_fmt(semantic.get('pixel_accuracy'))}"]
+        if pixel:
+            title = f"{saliency.get('foreground')} vs background" if saliency else "Pixels"
+            parts.append(("<br>" if parts else "") + f"<i>{title}</i>: " + " &nbsp; ".join(pixel))
+        if not detection:
+            parts.append("<br><span style='color:#666'>Every class is stuff: instance measures (AP, matching) "
+                         "do not apply and are hidden.</span>")
         text = " &nbsp; ".join(parts)
         outcomes = (data.get("model_outcomes") or {}).get("totals")
         if outcomes:
-            text += ("<br>Pre-labels: accepted {a} · edited {e} (mean IoU {iou}) · rejected {r} · missed {m} · "
+            missed = f" · missed {outcomes.get('missed', 0)}" if detection else ""  # instance matching: things only
+            text += ("<br>Pre-labels: accepted {a} · edited {e} (mean IoU {iou}) · rejected {r}{missed} · "
                      "acceptance rate {rate}").format(
                 a=outcomes.get("accepted_unchanged", 0), e=outcomes.get("edited", 0), iou=_fmt(outcomes.get("mean_edit_iou")),
-                r=outcomes.get("rejected", 0), m=outcomes.get("missed", 0), rate=_fmt(outcomes.get("acceptance_rate")))
+                r=outcomes.get("rejected", 0), missed=missed, rate=_fmt(outcomes.get("acceptance_rate")))
         self.summary_label.setText(text)
 
     def _fill_images(self, rows: list[dict[str, Any]]) -> None:
@@ -394,6 +468,39 @@ class ReviewPanel(QWidget):
             for c, item in enumerate(values):
                 self.class_table.setItem(r, c, item)
 
+    def _fill_saliency(self, saliency: dict[str, Any] | None) -> None:
+        rows = (saliency or {}).get("per_image") or []
+        self.saliency_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):  # lowest S-measure first
+            values = [_item(Path(str(row.get("image", ""))).name or f"image {row.get('image_id')}", False,
+                            int(row.get("image_id", 0)))]
+            values += [_item(_fmt(row.get(key))) for _, key in SALIENCY_COLUMNS]
+            values[0].setToolTip(str(row.get("image", "")))
+            for c, item in enumerate(values):
+                self.saliency_table.setItem(r, c, item)
+        xs = [float(i + 1) for i in range(len(rows))]
+        series = [Series(label, xs, [finite(row.get(key)) for row in rows], color=color, markers=len(rows) <= 40)
+                  for label, key, color in (("S-measure", "s_measure", "#2e86c1"), ("E-measure", "e_measure", "#27ae60"),
+                                            ("weighted F-beta", "weighted_fbeta", "#8e44ad"), ("MAE", "mae", "#c0392b"))]
+        self.saliency_chart.set_series(series if rows else [])
+
+    def _fill_pixels(self, semantic: dict[str, Any] | None) -> None:
+        rows = [c for c in (semantic or {}).get("per_class") or [] if c.get("gt_pixels") or c.get("pred_pixels")]
+        self.pixel_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            values = [_item(str(row.get("class", "")), False)]
+            values += [_item(_fmt(row.get(k))) for k in ("iou", "dice", "accuracy", "precision")]
+            for c, item in enumerate(values):
+                self.pixel_table.setItem(r, c, item)
+        confusion = (semantic or {}).get("confusion") or {}
+        classes = [str(c) for c in confusion.get("classes") or []]
+        self.pixel_confusion_chart.set_matrix(confusion.get("matrix") or [], classes, classes)
+
+    def _open_saliency_row(self, row: int) -> None:
+        item = self.saliency_table.item(row, 0)
+        if item is not None:
+            self.open_image(int(item.data(Qt.ItemDataRole.UserRole)))
+
     def _fill_pr(self, pr: dict[str, Any]) -> None:
         recall = pr.get("recall") or []
         series = []
@@ -411,7 +518,8 @@ class ReviewPanel(QWidget):
     # ------------------------------------------------------------------ images
     def image_ids_listed(self) -> list[int]:
         """Image ids of the worst-images table, in order (worst first)."""
-        return [int(self.images_table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(self.images_table.rowCount())]
+        table = self.images_table
+        return [int(filled_cell(table, r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(table.rowCount())]
 
     def open_row(self, row: int) -> None:
         """Open the image of ``row`` of the worst-images table with its review overlay."""
@@ -469,11 +577,18 @@ class ReviewPanel(QWidget):
 
     # ------------------------------------------------------------------ export
     def _export_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the review as HTML", "review.html", "HTML (*.html)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the review as HTML", self._default_html_path(), "HTML (*.html)"
+        )
         if path:
             self.export_html(path)
 
-    def export_html(self, path: "str | Path") -> Path | None:
+    def _default_html_path(self) -> str:
+        """``review.html`` in the project's folder (not the program's working folder)."""
+        project_path = self.context.project_path
+        return str(Path(project_path).parent / "review.html") if project_path else "review.html"
+
+    def export_html(self, path: str | Path) -> Path | None:
         """Write the self-contained HTML report of the current review."""
         if self.report is None:
             return None

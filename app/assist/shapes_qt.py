@@ -58,11 +58,12 @@ def mask_crop_image(mask: Mask, color: QColor, alpha: int = 110) -> tuple[QImage
         return image, 0, 0
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     crop = pixels[y0:y1, x0:x1].astype(bool)
-    bgra = np.zeros(crop.shape + (4,), dtype=np.uint8)
+    height, width = y1 - y0, x1 - x0  # crop.shape
+    bgra = np.zeros((height, width, 4), dtype=np.uint8)
     a = alpha / 255.0  # premultiplied colour
     bgra[crop] = (int(color.blue() * a), int(color.green() * a), int(color.red() * a), alpha)
     bgra = np.ascontiguousarray(bgra)
-    image = QImage(bgra.data, bgra.shape[1], bgra.shape[0], bgra.strides[0], QImage.Format.Format_ARGB32_Premultiplied).copy()
+    image = QImage(bgra.data, width, height, bgra.strides[0], QImage.Format.Format_ARGB32_Premultiplied).copy()
     return image, x0, y0
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -33,6 +34,9 @@ from app.assist.charts import LineChart, Series
 from app.assist.context import AssistContext
 from app.assist.models import default_model, model_choices
 from app.assist.retrain_policy import RetrainSettings, decide
+from app.assist.text_format import tidy_numbers
+from app.table_cells import filled_cell
+from engine.loss_choice import LossKind
 from engine.protocol import Device, Train
 
 HISTORY_SETTING = "assist.train_history"
@@ -101,6 +105,9 @@ class TrainingPanel(QWidget):
 
         # --- controls
         self.model_combo = QComboBox()
+        # Long model names must not widen the dock (and push the combo off screen): elide.
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(16)
         for choice in model_choices():
             self.model_combo.addItem(choice.label, choice.name)
             self.model_combo.setItemData(self.model_combo.count() - 1, choice.description, Qt.ItemDataRole.ToolTipRole)
@@ -110,12 +117,21 @@ class TrainingPanel(QWidget):
         self.device_combo = QComboBox()
         for device in Device:
             self.device_combo.addItem(device.value, device)
+        self.loss_combo = QComboBox()  # semantic models' training loss (engine.loss_choice, torch-free)
+        for kind in LossKind:
+            self.loss_combo.addItem(kind.label, kind.value)
+        self.loss_combo.setToolTip("Semantic models only. Automatic: cross-entropy, or cross-entropy + Dice when "
+                                   "the classes' pixel counts differ 10x or more; the result says which and why.")
         self.start_button = QPushButton("Start training")
         self.start_button.clicked.connect(self.start_training)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop_training)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
+        self.data_label = QLabel()
+        self.data_label.setObjectName("trainingData")
+        self.data_label.setToolTip("A training learns from the finished (done or reviewed) images only.")
+        self.data_label.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
@@ -123,7 +139,9 @@ class TrainingPanel(QWidget):
         form.addRow("Model", self.model_combo)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Device", self.device_combo)
+        form.addRow("Loss", self.loss_combo)
         form.addRow(buttons)
+        form.addRow(self.data_label)
         form.addRow(self.status_label)
         train_box = QGroupBox("Train")
         train_box.setLayout(form)
@@ -155,9 +173,10 @@ class TrainingPanel(QWidget):
         self.versions_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.versions_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.versions_table.horizontalHeader()
-        for column in range(6):
+        for column in range(6):  # whole texts; the table scrolls sideways when the dock is narrow
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
+        self.versions_table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.versions_table.itemSelectionChanged.connect(self._on_version_selected)
         versions_box = QGroupBox("Model versions")
         versions_layout = QVBoxLayout(versions_box)
@@ -182,6 +201,9 @@ class TrainingPanel(QWidget):
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 3)
         splitter.setChildrenCollapsible(False)
+        # The versions table gets real room (its columns used to be cut to a few letters).
+        versions_box.setMinimumWidth(320)
+        splitter.setSizes([300, 460, 360])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -198,10 +220,14 @@ class TrainingPanel(QWidget):
         self._load_settings()
         self.auto_check.toggled.connect(self._save_settings)
         self.auto_every.valueChanged.connect(self._save_settings)
+        session = getattr(context.window, "session", None)
+        images_changed = getattr(session, "imagesChanged", None)
+        if images_changed is not None:  # statuses changed: the training data line follows
+            images_changed.connect(self._update_training_data)
         self.auto_timer = QTimer(self)
         self.auto_timer.setInterval(3000)
         self.auto_timer.timeout.connect(self.check_auto_retrain)
-        self.auto_timer.start()
+        self._update_training_data()
         self.refresh_versions()
         ids = self.version_ids_listed()
         if ids:
@@ -223,7 +249,9 @@ class TrainingPanel(QWidget):
 
     def settings(self) -> RetrainSettings:
         """The auto-retrain settings shown in the panel."""
-        return RetrainSettings(self.auto_check.isChecked(), self.auto_every.value(), self.selected_model(), self.epochs_spin.value())
+        return RetrainSettings(
+            self.auto_check.isChecked(), self.auto_every.value(), self.selected_model(), self.epochs_spin.value()
+        )
 
     def _save_settings(self) -> None:
         project = self.context.project
@@ -247,6 +275,7 @@ class TrainingPanel(QWidget):
             model=self.selected_model(),
             epochs=self.epochs_spin.value(),
             device=self.device_combo.currentData() or Device.AUTO,
+            loss=str(self.loss_combo.currentData() or LossKind.AUTO.value),
         )
         return self._submit(request, f"Train {request.model or 'model'} ({request.epochs} epochs)")
 
@@ -271,16 +300,21 @@ class TrainingPanel(QWidget):
         project = self.context.project
         if project is None:
             return ""
-        counts = project.counts()
-        status = counts.get("status") or {}
-        finished = int(status.get("done", 0)) + int(status.get("reviewed", 0))
-        return (f"Training data: {finished} finished (done or reviewed) of {counts.get('images', 0)} images; "
-                "a training learns from the finished images only.")
+        session = getattr(self.context.window, "session", None)
+        images = getattr(session, "images", None)
+        if session is not None and isinstance(images, list):  # the session's counts are current (no store reads, no scan)
+            total, finished = len(images), int(session.finished_count)
+        else:
+            counts = project.counts()
+            status = counts.get("status") or {}
+            total, finished = int(counts.get("images", 0)), int(status.get("done", 0)) + int(status.get("reviewed", 0))
+        return f"Training data: {finished} finished of {total} images"
+
+    def _update_training_data(self) -> None:
+        self.data_label.setText(self.training_data_text())
 
     def _update_buttons(self) -> None:
         running = self.training_running()
-        if not running and self.train_job_id is None:
-            self.status_label.setText(self.training_data_text())
         self.start_button.setEnabled(not running and self.context.project is not None)
         self.stop_button.setEnabled(running and not all(j.cancel_requested for j in self.bridge.active_jobs("train")))
 
@@ -288,7 +322,8 @@ class TrainingPanel(QWidget):
         if job_id != self.train_job_id:
             return
         info = self.bridge.job(job_id)
-        self.status_label.setText(f"{message or 'training'} ({done}/{total})" if total else (message or "training"))
+        text = tidy_numbers(message or "training")
+        self.status_label.setText(f"{text} ({done}/{total})" if total else text)
         self.curve.set_series(curve_series(info.history))
         self._update_buttons()
 
@@ -302,7 +337,8 @@ class TrainingPanel(QWidget):
             self.histories[int(result.model_version_id)] = history
             self._store_history(int(result.model_version_id), history)
             verdict = "promoted" if result.promoted else "kept the previous version (validation did not improve)"
-            self.status_label.setText(f"Trained v{result.model_version_id}: {verdict}. {format_metrics(result.metrics)}")
+            self.status_label.setText(f"Trained v{result.model_version_id}: {verdict}. {format_metrics(result.metrics)}"
+                                      + (f"\nLoss: {result.loss}" if getattr(result, "loss", "") else ""))
             self.curve.title = f"Learning curve — v{result.model_version_id}"
             self.curve.set_series(curve_series(history))
             self.refresh_versions()
@@ -326,7 +362,7 @@ class TrainingPanel(QWidget):
             return
         try:
             project.set_setting(f"{HISTORY_SETTING}.{version_id}", [flatten_metrics(h) for h in history])
-        except Exception:  # the curve is a convenience; never fail a finished training over it
+        except Exception:  # noqa: BLE001 - the curve is a convenience; never fail a finished training over it
             pass
 
     def stored_history(self, version_id: int) -> list[dict[str, Any]]:
@@ -341,7 +377,7 @@ class TrainingPanel(QWidget):
             return [h for h in stored if isinstance(h, dict)]
         try:
             metrics = project.get_model_version(version_id).metrics
-        except Exception:
+        except Exception:  # noqa: BLE001 - a missing or unreadable version just has no stored curve
             return []
         history = metrics.get("history", []) if isinstance(metrics, dict) else []
         return [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
@@ -356,13 +392,19 @@ class TrainingPanel(QWidget):
             return None
         now = time.monotonic() if now_s is None else now_s
         settings = self.settings()
+        if not settings.enabled:  # nothing runs by itself: say so, and read nothing
+            self.auto_timer.stop()
+            self.auto_status.setText("Off: trainings start only with Start training.")
+            return None
+        if not self.auto_timer.isActive():
+            self.auto_timer.start()
         try:
             decision = decide(project, settings, training_running=self.training_running(),
                               last_trigger_s=self._last_auto_trigger, now_s=now)
-        except Exception:  # the store may be busy or closing; try again at the next tick
+        except Exception:  # noqa: BLE001 - the store may be busy or closing; try again at the next tick
             return None
         self.auto_status.setText(("Retraining: " if decision.retrain else "Waiting: ") + decision.reason + ".")
-        if not settings.enabled or not decision.retrain:
+        if not decision.retrain:
             return None
         self._last_auto_trigger = now
         request = Train(project_path=self.context.project_path, model=settings.model, epochs=settings.epochs,
@@ -431,13 +473,14 @@ class TrainingPanel(QWidget):
 
     def version_ids_listed(self) -> list[int]:
         """Version ids in table order (newest first)."""
-        return [int(self.versions_table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(self.versions_table.rowCount())]
+        table = self.versions_table
+        return [int(filled_cell(table, r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(table.rowCount())]
 
     def selected_version_id(self) -> int | None:
         rows = self.versions_table.selectionModel().selectedRows() if self.versions_table.selectionModel() else []
         if not rows:
             return None
-        return int(self.versions_table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole))
+        return int(filled_cell(self.versions_table, rows[0].row(), 0).data(Qt.ItemDataRole.UserRole))
 
     def select_version(self, version_id: int) -> None:
         ids = self.version_ids_listed()

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -132,7 +133,7 @@ class CanvasBinding(QObject):
                 self.preview_shown = True
                 self.canvas.set_pyramid(result[2])
             return
-        display, pyramid = result  # type: ignore[misc]
+        display, pyramid = cast(tuple[DisplayImage, Pyramid], result)  # the full decode (see _decode_job)
         self.canvas.set_pyramid(pyramid)
         self._show(image, display, pyramid)
 
@@ -206,7 +207,12 @@ class CanvasBinding(QObject):
 
         deadline = QDeadlineTimer(int(timeout_s * 1000))
         image = self.session.image
-        while image is not None and self._loaded_id != image.id and self.failed_image_id != image.id and not deadline.hasExpired():
+        while (
+            image is not None
+            and self._loaded_id != image.id
+            and self.failed_image_id != image.id
+            and not deadline.hasExpired()
+        ):
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
             time.sleep(0.005)
         return image is None or self._loaded_id == image.id
@@ -224,14 +230,15 @@ class CanvasBinding(QObject):
         annotation = self.session.annotations[annotation_id]
         return build_render_shape(annotation, self.session.color_of(annotation.category_id))
 
-    def _on_annotations_changed(self, changed: object) -> None:
+    def _on_annotations_changed(self, changed: frozenset[int] | None) -> None:
+        """``changed``: the ids from Session.annotationsChanged, or None for all of them."""
         layer = self.canvas.shape_layer
         if changed is None:
             self.render = {a.id: self._build(a.id) for a in self.session.ordered_annotations()}
             layer.set_shapes(list(self.render.values()), self._z_orders())
         else:
             updates: dict[int, RenderShape | None] = {}
-            for ann_id in changed:  # type: ignore[union-attr]
+            for ann_id in changed:
                 if ann_id in self.session.annotations:
                     updates[ann_id] = self.render[ann_id] = self._build(ann_id)
                 else:

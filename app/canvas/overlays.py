@@ -3,7 +3,7 @@ previews) and the current tool's preview. They draw a handful of shapes, every f
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
@@ -92,6 +92,7 @@ class SelectionOverlayItem(QGraphicsItem):
                 geometry = preview
             else:
                 if shape.mask_image is not None:
+                    assert shape.mask_rect is not None  # set together with mask_image (render_shapes)
                     painter.setBrush(Qt.BrushStyle.NoBrush)
                     shape.draw(painter)
                     painter.drawImage(shape.mask_rect, shape.mask_image)
@@ -124,7 +125,7 @@ def _handle_points(geometry: Geometry) -> list[tuple[tuple[int, int, int], QPoin
     if isinstance(geometry, Box):
         return [((0, 0, k), QPointF(x, y)) for k, (x, y) in enumerate(box_corners(geometry).tolist())]
     if isinstance(geometry, Polygon):
-        out = []
+        out: list[tuple[tuple[int, int, int], QPointF]] = []
         for p, part in enumerate(geometry.parts):
             for r, ring in enumerate((part.exterior, *part.holes)):
                 out.extend(((p, r, k), QPointF(x, y)) for k, (x, y) in enumerate(ring.tolist()))

@@ -15,12 +15,14 @@ def qpolygonf(points_xy: np.ndarray) -> QPolygonF:
     polygon = QPolygonF()
     polygon.resize(len(points))
     if len(points):
-        buffer = shiboken6.VoidPtr(polygon.data(), points.nbytes, True)
-        np.frombuffer(buffer, dtype=np.float64)[:] = points.reshape(-1)
+        # the shiboken6 stubs declare only VoidPtr(int) and no buffer protocol; at run time it takes
+        # (pointer, size_bytes, writable) and exposes a writable buffer
+        buffer = shiboken6.VoidPtr(polygon.data(), points.nbytes, True)  # type: ignore[call-arg, arg-type]  # see above
+        np.frombuffer(buffer, dtype=np.float64)[:] = points.reshape(-1)  # type: ignore[call-overload]  # see above
     return polygon
 
 
-def rings_path(rings_xy: "list[np.ndarray]") -> QPainterPath:
+def rings_path(rings_xy: list[np.ndarray]) -> QPainterPath:
     """A closed QPainterPath of several rings with odd-even fill (holes stay empty)."""
     path = QPainterPath()
     path.setFillRule(Qt.FillRule.OddEvenFill)

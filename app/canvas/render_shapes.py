@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QImage, QPainter, QPainterPath, QPolygonF
+from PySide6.QtGui import QBrush, QImage, QPainter, QPainterPath, QPolygonF
 
 from annotations.errors import GeometryError
 from annotations.geometry import Box, Geometry, GeometryKind, Mask, Polygon, mask_to_polygon, rle
-from annotations.model import Annotation
+from annotations.model import Annotation, AnnotationRole
 from app import style
 from app.canvas.qt_numpy import qimage_argb, qpolygonf, rings_path
 
@@ -33,6 +33,8 @@ class RenderShape:
     mask_image: QImage | None = None
     mask_rect: QRectF | None = None
     mask_crop: np.ndarray | None = field(default=None, repr=False)
+    ignore: bool = False
+    """An ignore region (left out of training and metrics): drawn hatched over its fill."""
 
     @property
     def kind(self) -> GeometryKind:
@@ -52,6 +54,18 @@ class RenderShape:
                 painter.setBrush(brush)
         elif self.path is not None:
             painter.drawPath(self.path)
+        if self.ignore:
+            self._draw_hatch(painter)
+
+    def _draw_hatch(self, painter: QPainter) -> None:
+        """Diagonal hatching inside the outline (a mask's pixels are clipped to its outline)."""
+        painter.save()
+        hatch = QBrush(style.qcolor(self.color).lighter(160), Qt.BrushStyle.BDiagPattern)
+        hatch.setTransform(painter.worldTransform().inverted()[0])  # the same line spacing at every zoom
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(hatch)
+        painter.drawPath(self.outline())
+        painter.restore()
 
     def draw_outline(self, painter: QPainter) -> None:
         """Stroke the outline with the painter's current pen and brush, without mask pixels
@@ -117,13 +131,16 @@ def _mask_render(mask: Mask, color: str) -> tuple[QImage | None, QRectF | None, 
 def build_render_shape(annotation: Annotation, color: str) -> RenderShape:
     """Prepare ``annotation`` for drawing in ``color`` (``#rrggbb``)."""
     geometry = annotation.geometry
-    shape = RenderShape(annotation.id, annotation.category_id, color, geometry, (0.0, 0.0, 0.0, 0.0))
+    shape = RenderShape(annotation.id, annotation.category_id, color, geometry, (0.0, 0.0, 0.0, 0.0),
+                        ignore=annotation.role is AnnotationRole.IGNORE)
     if isinstance(geometry, Box):
         shape.bounds = geometry.xyxy
         shape.polygon = QPolygonF(QRectF(geometry.x1, geometry.y1, geometry.width, geometry.height))
     elif isinstance(geometry, Polygon):
         points = geometry.all_points()
-        shape.bounds = (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max()))
+        shape.bounds = (
+            float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max())
+        )
         if len(geometry.parts) == 1 and not geometry.parts[0].holes:
             shape.polygon = qpolygonf(geometry.parts[0].exterior)
         else:

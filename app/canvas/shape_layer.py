@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -147,7 +147,7 @@ class ShapeLayerItem(QGraphicsItem):
         for bounds in dirty:
             self.invalidate_bounds(bounds)
 
-    def set_excluded(self, ids: "set[int] | frozenset[int]") -> None:
+    def set_excluded(self, ids: set[int] | frozenset[int]) -> None:
         """Shapes not drawn by this layer (the selection overlay draws selected shapes)."""
         ids = frozenset(ids)
         changed = ids ^ self._excluded
@@ -364,21 +364,21 @@ class ShapeLayerItem(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if shadow and scale:
             painter.translate(1.0 / scale, 1.0 / scale)
-        current = None
+        current_halo: QPen | None = None
         for index in indices:
             shape = shapes[index]
             halo = self._style(shape.color)[2]
-            if halo is not current:
-                current = halo
+            if halo is not current_halo:
+                current_halo = halo
                 painter.setPen(halo)
             shape.draw_outline(painter)
         painter.restore()
-        current = None
+        current_color: str | None = None
         for index in indices:
             shape = shapes[index]
-            if shape.color != current:
-                current = shape.color
-                pen, brush, _halo = self._style(current)
+            if shape.color != current_color:
+                current_color = shape.color
+                pen, brush, _halo = self._style(current_color)
                 painter.setPen(pen)
                 painter.setBrush(brush)
             shape.draw(painter)

@@ -20,7 +20,9 @@ class GridIndex:
     def __init__(self, bounds: np.ndarray) -> None:
         self.bounds = np.asarray(bounds, dtype=np.float64).reshape(-1, 4)
         count = len(self.bounds)
-        extent = np.maximum(self.bounds[:, 2] - self.bounds[:, 0], self.bounds[:, 3] - self.bounds[:, 1]) if count else np.zeros(0)
+        extent = (
+            np.maximum(self.bounds[:, 2] - self.bounds[:, 0], self.bounds[:, 3] - self.bounds[:, 1]) if count else np.zeros(0)
+        )
         typical = float(np.percentile(extent, 90)) if count else 64.0
         self.cell = max(32.0, 2.0 * typical)
         small = extent <= self.cell

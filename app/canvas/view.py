@@ -260,7 +260,8 @@ class CanvasView(QGraphicsView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt name
         if self._pan_anchor is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
             self._pan_anchor = None
-            cursor = Qt.CursorShape.OpenHandCursor if self._space_held else (self.tool.cursor if self.tool else Qt.CursorShape.ArrowCursor)
+            tool_cursor = self.tool.cursor if self.tool else Qt.CursorShape.ArrowCursor
+            cursor = Qt.CursorShape.OpenHandCursor if self._space_held else tool_cursor
             self.viewport().setCursor(cursor)
             event.accept()
             return

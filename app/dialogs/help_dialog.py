@@ -7,19 +7,24 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from app.actions import ACTIONS, CANVAS_GESTURES
+from app.table_cells import filled_cell
 
 
 def shortcut_rows(
-    tools: "list[tuple[str, str, str]]", extra: "list[tuple[str, str, str]] | None" = None
+    tools: list[tuple[str, str, str]],
+    extra: list[tuple[str, str, str]] | None = None,
+    bindings: dict[str, tuple[str, ...]] | None = None,
 ) -> list[tuple[str, str, str]]:
-    """(section, keys, what it does) for every tool, window action, action added by other
-    parts of the app (``extra``: (menu, keys, text)) and canvas gesture."""
+    """(section, keys, what it does) for every tool, window action (with the key sequences of
+    ``bindings`` when given: the scheme and rebindings in force), action added by other parts
+    of the app (``extra``: (menu, keys, text)) and canvas gesture."""
     rows: list[tuple[str, str, str]] = []
     for name, shortcut, description in tools:
         rows.append(("Tools", shortcut, f"{description} ({name})"))
     for spec in ACTIONS:
-        if spec.shortcuts:
-            keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in spec.shortcuts)
+        sequences = bindings.get(spec.key, spec.shortcuts) if bindings is not None else spec.shortcuts
+        if sequences:
+            keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in sequences)
             rows.append((spec.menu, keys, spec.text.replace("&", "").replace("…", "")))
     rows.extend(extra or [])
     for keys, description in CANVAS_GESTURES:
@@ -29,11 +34,16 @@ def shortcut_rows(
 
 class HelpDialog(QDialog):
     def __init__(
-        self, tools: "list[tuple[str, str, str]]", parent: QWidget | None = None, extra: "list[tuple[str, str, str]] | None" = None
+        self,
+        tools: list[tuple[str, str, str]],
+        parent: QWidget | None = None,
+        extra: list[tuple[str, str, str]] | None = None,
+        bindings: dict[str, tuple[str, ...]] | None = None,
+        scheme_title: str = "",
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Keyboard shortcuts")
-        rows = shortcut_rows(tools, extra)
+        self.setWindowTitle(f"Keyboard shortcuts — {scheme_title} scheme" if scheme_title else "Keyboard shortcuts")
+        rows = shortcut_rows(tools, extra, bindings)
         self.table = QTableWidget(len(rows), 3)
         self.table.setHorizontalHeaderLabels(["Where", "Keys", "Action"])
         self.table.verticalHeader().setVisible(False)
@@ -63,4 +73,8 @@ class HelpDialog(QDialog):
 
     def texts(self) -> list[tuple[str, str, str]]:
         """Every row as shown (for tests)."""
-        return [tuple(self.table.item(r, c).text() for c in range(3)) for r in range(self.table.rowCount())]  # type: ignore[misc]
+        table = self.table
+        return [
+            (filled_cell(table, r, 0).text(), filled_cell(table, r, 1).text(), filled_cell(table, r, 2).text())
+            for r in range(table.rowCount())
+        ]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import (
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import (
 from annotations.errors import AnnotationsError
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.workspace import Workspace
 
 FORMAT_TITLES = {
     "coco": "COCO instances (JSON, polygons / RLE)",
@@ -175,8 +176,14 @@ class ImportDialog(QDialog):
         return ImportChoice(self.format.currentData(), Path(self.source.edit.text()).expanduser(), self.add_labels.currentData())
 
 
-def _progress_dialog(window: "MainWindow", title: str) -> tuple[QProgressDialog, Callable[[int, int], None]]:
-    dialog = QProgressDialog(title, "Cancel", 0, 100, window)
+def _parent_widget(window: Workspace) -> QWidget:
+    """``window`` as the parent of a dialog: the workspace is the main window, a QWidget
+    (the Workspace protocol does not say so, hence the cast)."""
+    return cast(QWidget, window)
+
+
+def _progress_dialog(window: Workspace, title: str) -> tuple[QProgressDialog, Callable[[int, int], None]]:
+    dialog = QProgressDialog(title, "Cancel", 0, 100, _parent_widget(window))
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(300)
     dialog.setAutoClose(False)
@@ -192,7 +199,7 @@ def _progress_dialog(window: "MainWindow", title: str) -> tuple[QProgressDialog,
     return dialog, progress
 
 
-def export_with_progress(window: "MainWindow", choice: ExportChoice) -> Any:
+def export_with_progress(window: Workspace, choice: ExportChoice) -> Any:
     """Run the export of ``choice`` with a progress dialog; returns the ExportReport, or None
     when cancelled or refused (the message is shown)."""
     formats = _formats_module()
@@ -207,7 +214,7 @@ def export_with_progress(window: "MainWindow", choice: ExportChoice) -> Any:
         window.show_message("Export cancelled: nothing was written")
         return None
     except (AnnotationsError, OSError) as exc:
-        QMessageBox.warning(window, "Export failed", str(exc))
+        QMessageBox.warning(_parent_widget(window), "Export failed", str(exc))
         return None
     finally:
         dialog.close()
@@ -215,7 +222,7 @@ def export_with_progress(window: "MainWindow", choice: ExportChoice) -> Any:
     return report
 
 
-def import_with_progress(window: "MainWindow", choice: ImportChoice) -> Any:
+def import_with_progress(window: Workspace, choice: ImportChoice) -> Any:
     """Run the import of ``choice`` with a progress dialog and refresh the window; returns the
     ImportReport, or None when cancelled or refused."""
     formats = _formats_module()
@@ -235,7 +242,7 @@ def import_with_progress(window: "MainWindow", choice: ImportChoice) -> Any:
             if duplicates and not allow_duplicates:
                 dialog.close()
                 answer = QMessageBox.question(
-                    window, "Import again?",
+                    _parent_widget(window), "Import again?",
                     f"{exc}\n\nImport these {duplicates} shape(s) a second time anyway?",
                     QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
                 )
@@ -244,7 +251,7 @@ def import_with_progress(window: "MainWindow", choice: ImportChoice) -> Any:
                     continue
                 window.show_message("Import refused: the shapes are already in the project; nothing was stored")
                 return None
-            QMessageBox.warning(window, "Import failed", str(exc))
+            QMessageBox.warning(_parent_widget(window), "Import failed", str(exc))
             return None
         finally:
             dialog.close()
@@ -255,23 +262,23 @@ def import_with_progress(window: "MainWindow", choice: ImportChoice) -> Any:
     return report
 
 
-def run_export_dialog(window: "MainWindow") -> Any:
+def run_export_dialog(window: Workspace) -> Any:
     formats = available_formats("export")
     if not formats:
-        QMessageBox.information(window, "Export", "No export formats are available in this installation.")
+        QMessageBox.information(_parent_widget(window), "Export", "No export formats are available in this installation.")
         return None
-    dialog = ExportDialog(formats, window.project.root / f"{window.project.path.stem}_export", window)
+    dialog = ExportDialog(formats, window.project.root / f"{window.project.path.stem}_export", _parent_widget(window))
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return export_with_progress(window, dialog.choice())
 
 
-def run_import_dialog(window: "MainWindow") -> Any:
+def run_import_dialog(window: Workspace) -> Any:
     formats = available_formats("import")
     if not formats:
-        QMessageBox.information(window, "Import", "No import formats are available in this installation.")
+        QMessageBox.information(_parent_widget(window), "Import", "No import formats are available in this installation.")
         return None
-    dialog = ImportDialog(formats, window)
+    dialog = ImportDialog(formats, _parent_widget(window))
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return import_with_progress(window, dialog.choice())

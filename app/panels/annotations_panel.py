@@ -6,14 +6,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPushButton, QTableView, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QMenu,
+    QPushButton,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from annotations.model import Annotation
+from annotations.model import NO_CATEGORY, Annotation, AnnotationRole
 from app.panels.labels_panel import color_icon
 from app.session import Session
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.workspace import Workspace
 
 COLUMNS = ("Shape", "Class", "Z", "Source")
 
@@ -34,7 +44,7 @@ class AnnotationTableModel(QAbstractTableModel):
     def row_of(self, annotation_id: int) -> int:
         return self._row_by_id.get(annotation_id, -1)
 
-    def update_rows(self, changed: "frozenset[int]") -> bool:
+    def update_rows(self, changed: frozenset[int]) -> bool:
         """Refresh the rows of ``changed`` in place when the set of shapes and their order
         stay the same; False when a reload is needed."""
         annotations = self.session.annotations
@@ -73,9 +83,13 @@ class AnnotationTableModel(QAbstractTableModel):
         category = self.session.category(annotation.category_id)
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
+                if annotation.role is AnnotationRole.IGNORE:
+                    return f"{annotation.geometry.kind.value} #{annotation.id} ignore"
                 crowd = " crowd" if annotation.iscrowd else ""
                 return f"{annotation.geometry.kind.value} #{annotation.id}{crowd}"
             if column == 1:
+                if annotation.category_id == NO_CATEGORY:
+                    return "— (void)"
                 return category.name if category else f"? ({annotation.category_id})"
             if column == 2:
                 return annotation.z_order
@@ -100,9 +114,9 @@ class AnnotationTableModel(QAbstractTableModel):
 
 
 class AnnotationsPanel(QWidget):
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: Workspace) -> None:
         super().__init__()
-        self.window = window
+        self.workspace = window
         self.session = window.session
         self.model = AnnotationTableModel(self.session)
         self.table = QTableView()
@@ -137,9 +151,9 @@ class AnnotationsPanel(QWidget):
         layout.addLayout(buttons)
 
         self._syncing = False
-        self.front_button.clicked.connect(lambda: window.reorder_selection(front=True))
-        self.back_button.clicked.connect(lambda: window.reorder_selection(front=False))
-        self.delete_button.clicked.connect(window.delete_selection)
+        self.front_button.clicked.connect(lambda: window.selection_edits.reorder(front=True))
+        self.back_button.clicked.connect(lambda: window.selection_edits.reorder(front=False))
+        self.delete_button.clicked.connect(window.selection_edits.delete)
         self.class_menu.aboutToShow.connect(self._fill_class_menu)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
         self.session.annotationsChanged.connect(self._on_annotations_changed)
@@ -186,4 +200,4 @@ class AnnotationsPanel(QWidget):
         self.class_menu.clear()
         for category in self.session.categories:
             action = self.class_menu.addAction(color_icon(category.color), category.name)
-            action.triggered.connect(lambda _checked=False, cid=category.id: self.window.set_selection_category(cid))
+            action.triggered.connect(lambda _checked=False, cid=category.id: self.workspace.selection_edits.set_category(cid))

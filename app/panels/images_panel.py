@@ -4,17 +4,21 @@ class, and previous/next unfinished buttons. Thumbnails are decoded in a worker 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from concurrent.futures import ThreadPoolExecutor
+from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QListView,
+    QMenu,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
@@ -29,7 +33,7 @@ from app.image_loading import ImageLoadError, thumbnail
 from app.session import Session
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.workspace import Workspace
 
 THUMB_PX = 52
 ROW_HEIGHT = THUMB_PX + 10
@@ -50,6 +54,8 @@ STATUS_TEXT = {
     ImageStatus.REVIEWED: "reviewed",
 }
 ImageRole = Qt.ItemDataRole.UserRole + 1
+_image_id = attrgetter("id")
+_FINISHED = frozenset({ImageStatus.DONE, ImageStatus.REVIEWED})
 
 
 class ThumbnailCache(QObject):
@@ -62,6 +68,7 @@ class ThumbnailCache(QObject):
         self._pixmaps: dict[int, QPixmap] = {}
         self._images: dict[int, QImage | None] = {}
         self._requested: set[int] = set()
+        self._finished: set[int] = set()  # decoded or failed (worker thread adds, under the lock)
         self._closed = False
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnails")
@@ -78,18 +85,28 @@ class ThumbnailCache(QObject):
         if image.id not in self._requested and not self._closed:
             self._requested.add(image.id)
             big = image.width * image.height > THUMBNAIL_MAX_PIXELS and path.suffix.lower() not in (".jpg", ".jpeg")
-            if not big:
+            if big:
+                self._finished.add(image.id)
+            else:
                 self._executor.submit(self._job, image.id, path)
         return None
+
+    def pending(self) -> int:
+        """Thumbnails requested and not decoded (nor failed) yet."""
+        with self._lock:
+            return len(self._requested - self._finished)
 
     def _job(self, image_id: int, path: Path) -> None:
         try:
             array = thumbnail(path, THUMB_PX)
         except (ImageLoadError, MemoryError, OSError):
+            with self._lock:
+                self._finished.add(image_id)
             return
         qimage = qimage_from_array(array).copy()
         with self._lock:
             self._images[image_id] = qimage
+            self._finished.add(image_id)
         self.ready.emit(image_id)
 
     def shutdown(self) -> None:
@@ -108,21 +125,25 @@ class ImageListModel(QAbstractListModel):
         thumbnails.ready.connect(self._on_thumbnail)
 
     def set_rows(self, rows: list[Image]) -> None:
+        """Show ``rows`` (in id order)."""
         self.beginResetModel()
         self.rows = rows
         self.endResetModel()
 
     def update_images(self, images_by_id: dict[int, Image]) -> None:
         """Refresh statuses in place (no reset: keeps the scroll position)."""
-        for row, image in enumerate(self.rows):
-            fresh = images_by_id.get(image.id)
-            if fresh is not None and fresh != image:
+        for image_id, fresh in images_by_id.items():
+            row = self.row_of(image_id)
+            if row >= 0 and fresh != self.rows[row]:
                 self.rows[row] = fresh
                 index = self.index(row)
                 self.dataChanged.emit(index, index)
 
     def row_of(self, image_id: int) -> int:
-        return next((r for r, image in enumerate(self.rows) if image.id == image_id), -1)
+        """Row of ``image_id`` in the filtered list, or -1: a binary search, as the rows are
+        always in id order (the session's order, filtered) — no index to build per filter."""
+        row = bisect_left(self.rows, image_id, key=_image_id)
+        return row if row < len(self.rows) and self.rows[row].id == image_id else -1
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self.rows)
@@ -167,7 +188,9 @@ class ImageRowDelegate(QStyledItemDelegate):
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         painter.fillRect(thumb_rect, QColor("#3a3d41"))
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            scaled = pixmap.scaled(THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            scaled = pixmap.scaled(
+                THUMB_PX, THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
             painter.drawPixmap(
                 thumb_rect.left() + (THUMB_PX - scaled.width()) // 2, thumb_rect.top() + (THUMB_PX - scaled.height()) // 2, scaled
             )
@@ -178,7 +201,9 @@ class ImageRowDelegate(QStyledItemDelegate):
         painter.setFont(font)
         painter.setPen(text_color)
         name_rect = QRect(text_left, rect.top() + 6, rect.right() - text_left - 4, 20)
-        name = painter.fontMetrics().elidedText(index.data(Qt.ItemDataRole.DisplayRole), Qt.TextElideMode.ElideMiddle, name_rect.width())
+        name = painter.fontMetrics().elidedText(
+            index.data(Qt.ItemDataRole.DisplayRole), Qt.TextElideMode.ElideMiddle, name_rect.width()
+        )
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         small = QFont(option.font)
         small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
@@ -207,9 +232,9 @@ class ImagesPanel(QWidget):
         *((s.value, STATUS_TEXT[s].capitalize()) for s in ImageStatus),
     )
 
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: Workspace) -> None:
         super().__init__()
-        self.window = window
+        self.workspace = window
         self.session = window.session
         self.thumbnails = ThumbnailCache(self)
         self.model = ImageListModel(self.session, self.thumbnails, self)
@@ -225,7 +250,20 @@ class ImagesPanel(QWidget):
         self.list.setModel(self.model)
         self.list.setItemDelegate(ImageRowDelegate(self.list))
         self.list.setUniformItemSizes(True)
-        self.list.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        # Lay 100,000 rows out in batches between events: a filter change or a reset never
+        # stalls the window for the whole list.
+        self.list.setLayoutMode(QListView.LayoutMode.Batched)
+        self.list.setBatchSize(2000)
+        # Shift/Ctrl+click selects several images for "Mark done" / "Mark not done".
+        self.list.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_list_menu)
+        self.done_button = QPushButton("Mark done")
+        self.done_button.setObjectName("markSelectedDone")
+        self.done_button.setToolTip("Mark the selected images done (Shift/Ctrl+click selects several) — one undo step")
+        self.not_done_button = QPushButton("Mark not done")
+        self.not_done_button.setObjectName("markSelectedNotDone")
+        self.not_done_button.setToolTip("Put the selected images back to in progress (new when they have no shapes)")
         self.prev_button = QPushButton("◀ Unfinished")
         self.prev_button.setToolTip("Previous unfinished image (Shift+A)")
         self.next_button = QPushButton("Unfinished ▶")
@@ -237,17 +275,23 @@ class ImagesPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.prev_button)
         buttons.addWidget(self.next_button)
+        marks = QHBoxLayout()
+        marks.addWidget(self.done_button)
+        marks.addWidget(self.not_done_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(filters)
         layout.addWidget(self.summary)
         layout.addWidget(self.list, 1)
+        layout.addLayout(marks)
         layout.addLayout(buttons)
 
         self.status_filter.currentIndexChanged.connect(self.apply_filters)
         self.class_filter.currentIndexChanged.connect(self.apply_filters)
         self.list.clicked.connect(self._on_clicked)
         self.list.activated.connect(self._on_clicked)
+        self.done_button.clicked.connect(lambda: self.mark_selected(done=True))
+        self.not_done_button.clicked.connect(lambda: self.mark_selected(done=False))
         self.prev_button.clicked.connect(lambda: window.go_unfinished(-1))
         self.next_button.clicked.connect(lambda: window.go_unfinished(+1))
         self.session.imagesChanged.connect(self._on_images_changed)
@@ -301,18 +345,34 @@ class ImagesPanel(QWidget):
     def visible_images(self) -> list[Image]:
         status_key = self.status_filter.currentData()
         category = self.class_filter.currentData()
-        rows = []
-        for image in self.session.images:
-            if status_key == "unfinished" and image.status.is_finished:
-                continue
-            if status_key not in ("all", "unfinished") and image.status.value != status_key:
-                continue
-            if category is not None:
-                present = self._category_index().get(image.id, set())
-                if (category == -1 and present) or (category != -1 and category not in present):
-                    continue
-            rows.append(image)
-        return rows
+        images = self.session.images
+        if status_key == "all" and category is None:
+            return images
+        if category is None:  # one comparison per image (100,000 images: a few ms)
+            if status_key == "unfinished":
+                return [image for image in images if image.status not in _FINISHED]
+            wanted = ImageStatus(status_key)
+            return [image for image in images if image.status is wanted]
+        return [image for image in images if self._passes(image, status_key, category)]
+
+    def would_show(self, image: Image) -> bool:
+        """True when the current filters let ``image`` (as given, e.g. with another status) in."""
+        return self._passes(image, self.status_filter.currentData(), self.class_filter.currentData())
+
+    def _passes(self, image: Image, status_key: str, category: int | None) -> bool:
+        if status_key == "unfinished" and image.status.is_finished:
+            return False
+        if status_key not in ("all", "unfinished") and image.status.value != status_key:
+            return False
+        if category is not None:
+            present = self._category_index().get(image.id, set())
+            if (category == -1 and present) or (category != -1 and category not in present):
+                return False
+        return True
+
+    def shows(self, image_id: int) -> bool:
+        """True when the filtered list holds image ``image_id``."""
+        return self.model.row_of(image_id) >= 0
 
     def apply_filters(self) -> None:
         self.model.set_rows(self.visible_images())
@@ -320,13 +380,16 @@ class ImagesPanel(QWidget):
         self._select_current()
 
     def _update_summary(self) -> None:
-        images = self.session.images
-        done = sum(1 for image in images if image.status.is_finished)
-        self.summary.setText(f"{len(self.model.rows)} of {len(images)} images shown · {done} done")
+        done = self.session.finished_count
+        self.summary.setText(f"{len(self.model.rows)} of {len(self.session.images)} images shown · {done} done")
 
     def _on_images_changed(self) -> None:
-        if self.status_filter.currentData() == "all" and [i.id for i in self.model.rows] == [i.id for i in self.session.images]:
-            self.model.update_images({image.id: image for image in self.session.images})
+        changed = self.session.changed_image_ids
+        unfiltered = self.status_filter.currentData() == "all" and self.class_filter.currentData() is None
+        if changed is not None and unfiltered:  # statuses of a few images: update those rows only
+            session = self.session
+            rows = (session.row_of_image(image_id) for image_id in changed)
+            self.model.update_images({session.images[row].id: session.images[row] for row in rows if row is not None})
             self._update_summary()
         else:
             self.apply_filters()
@@ -342,7 +405,40 @@ class ImagesPanel(QWidget):
         selection.setCurrentIndex(index, selection.SelectionFlag.ClearAndSelect)
         self.list.scrollTo(index)
 
+    def request_visible_thumbnails(self) -> None:
+        """Ask for the thumbnails of the rows in view (painting asks too, but only later)."""
+        viewport = self.list.viewport()
+        first = self.list.indexAt(viewport.rect().topLeft()).row()
+        last = self.list.indexAt(viewport.rect().bottomLeft()).row()
+        last = len(self.model.rows) - 1 if last < 0 else last
+        for row in range(max(0, first), min(last, len(self.model.rows) - 1) + 1):
+            self.model.data(self.model.index(row), Qt.ItemDataRole.DecorationRole)
+
+    # ------------------------------------------------------------------ several images
+    def selected_image_ids(self) -> list[int]:
+        """Ids of the images selected in the list, in list order."""
+        rows = sorted(index.row() for index in self.list.selectionModel().selectedRows())
+        return [self.model.rows[row].id for row in rows if 0 <= row < len(self.model.rows)]
+
+    def mark_selected(self, *, done: bool) -> None:
+        """Mark the selected images done (or not done) in one undoable step."""
+        self.workspace.set_images_done(self.selected_image_ids(), done)
+
+    def _on_list_menu(self, position: QPoint) -> None:
+        count = len(self.selected_image_ids())
+        if not count:
+            return
+        menu = QMenu(self.list)
+        menu.setObjectName("imagesContextMenu")
+        what = "image" if count == 1 else f"{count} images"
+        menu.addAction(f"Mark {what} done", lambda: self.mark_selected(done=True))
+        menu.addAction(f"Mark {what} not done", lambda: self.mark_selected(done=False))
+        self.context_menu = menu
+        menu.popup(self.list.viewport().mapToGlobal(position))
+
     def _on_clicked(self, index: QModelIndex) -> None:
+        if QApplication.keyboardModifiers() & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier):
+            return  # extending the selection, not opening
         image = index.data(ImageRole)
         if image is not None and (self.session.image is None or image.id != self.session.image.id):
-            self.window.open_image(image.id)
+            self.workspace.open_image(image.id)

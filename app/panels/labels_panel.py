@@ -24,7 +24,7 @@ from annotations.model import AddCategory, Category, DeleteCategory, UpdateCateg
 from app import style
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.workspace import Workspace
 
 
 def color_icon(hex_rgb: str, size: int = 14) -> QIcon:
@@ -34,9 +34,9 @@ def color_icon(hex_rgb: str, size: int = 14) -> QIcon:
 
 
 class LabelsPanel(QWidget):
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: Workspace) -> None:
         super().__init__()
-        self.window = window
+        self.workspace = window
         self.session = window.session
         self.list = QListWidget()
         self.list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
@@ -113,11 +113,10 @@ class LabelsPanel(QWidget):
         if not name:
             return None
         if any(c.name == name for c in self.session.categories):
-            self.window.show_message(f"A class named {name!r} already exists")
+            self.workspace.show_message(f"A class named {name!r} already exists")
             return None
         color = color or style.next_palette_color([c.color for c in self.session.categories])
-        done = self.window.execute(AddCategory(Category(0, name, color)))
-        assert isinstance(done, AddCategory)
+        done = self.workspace.execute(AddCategory(Category(0, name, color)))
         self.session.set_current_category(done.category.id)
         return done.category
 
@@ -126,20 +125,24 @@ class LabelsPanel(QWidget):
         if not name or name == category.name:
             return
         if any(c.name == name and c.id != category.id for c in self.session.categories):
-            self.window.show_message(f"A class named {name!r} already exists")
+            self.workspace.show_message(f"A class named {name!r} already exists")
             return
-        self.window.execute(UpdateCategory(Category(category.id, name, category.color, category.supercategory, category.is_thing, category.attributes)))
+        renamed = Category(category.id, name, category.color, category.supercategory, category.is_thing, category.attributes)
+        self.workspace.execute(UpdateCategory(renamed))
 
     def recolor_category(self, category: Category, color: str) -> None:
         if QColor(color).isValid() and color.lower() != category.color.lower():
-            self.window.execute(UpdateCategory(Category(category.id, category.name, QColor(color).name(), category.supercategory, category.is_thing, category.attributes)))
+            recoloured = Category(
+                category.id, category.name, QColor(color).name(), category.supercategory, category.is_thing, category.attributes
+            )
+            self.workspace.execute(UpdateCategory(recoloured))
 
     def merge_category(self, source: Category, into: Category) -> None:
         if source.id == into.id:
             return
-        self.window.execute(merge_categories(self.session.project, source.id, into.id))
+        self.workspace.execute(merge_categories(self.session.project, source.id, into.id))
         self.session.set_current_category(into.id)
-        self.window.show_message(f"Merged {source.name!r} into {into.name!r}")
+        self.workspace.show_message(f"Merged {source.name!r} into {into.name!r}")
 
     # ------------------------------------------------------------------ buttons
     def _ask_add(self) -> None:
@@ -170,7 +173,9 @@ class LabelsPanel(QWidget):
         others = [c for c in self.session.categories if c.id != source.id]
         if not others:
             return
-        name, ok = QInputDialog.getItem(self, "Merge classes", f"Move every {source.name!r} shape to:", [c.name for c in others], 0, False)
+        name, ok = QInputDialog.getItem(
+            self, "Merge classes", f"Move every {source.name!r} shape to:", [c.name for c in others], 0, False
+        )
         if ok:
             into = next(c for c in others if c.name == name)
             self.merge_category(source, into)
@@ -180,6 +185,6 @@ class LabelsPanel(QWidget):
         if category is None:
             return
         try:
-            self.window.execute(DeleteCategory(category.id))
+            self.workspace.execute(DeleteCategory(category.id))
         except AnnotationsError as exc:
-            self.window.show_message(f"Cannot delete {category.name!r}: {exc} (merge it into another class instead)")
+            self.workspace.show_message(f"Cannot delete {category.name!r}: {exc} (merge it into another class instead)")

@@ -27,7 +27,7 @@ from annotations.model import Annotation, Batch, UpdateAnnotation
 from app.panels.labels_panel import color_icon
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.workspace import Workspace
 
 
 def parse_value(text: str) -> Any:
@@ -63,7 +63,8 @@ class AttributeTable(QTableWidget):
         return super().event(event)
 
     def _is_own(self, event: QKeyEvent) -> bool:
-        if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier):
+        modifier = Qt.KeyboardModifier
+        if event.modifiers() & (modifier.ControlModifier | modifier.AltModifier | modifier.MetaModifier):
             return False
         return event.key() in self._OWN_KEYS or (bool(event.text()) and event.text().isprintable())
 
@@ -76,9 +77,9 @@ class AttributeTable(QTableWidget):
 
 
 class PropertiesPanel(QWidget):
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: Workspace) -> None:
         super().__init__()
-        self.window = window
+        self.workspace = window
         self.session = window.session
         self.title = QLabel("No shape selected")
         self.title.setWordWrap(True)
@@ -184,23 +185,25 @@ class PropertiesPanel(QWidget):
         self.attributes.setItem(row, 1, QTableWidgetItem(value))
 
     # ------------------------------------------------------------------ edits
-    def _update_all(self, changes_of: "dict[int, dict[str, Any]]", description: str) -> None:
+    def _update_all(self, changes_of: dict[int, dict[str, Any]], description: str) -> None:
         commands = tuple(UpdateAnnotation(ann_id, changes, description) for ann_id, changes in changes_of.items())
         if not commands:
             return
-        self.window.execute(commands[0] if len(commands) == 1 else Batch(commands, description))
+        self.workspace.execute(commands[0] if len(commands) == 1 else Batch(commands, description))
 
     def _on_category(self, index: int) -> None:
         if self._loading or index < 0:
             return
         category_id = self.category.itemData(index)
-        self._update_all({a.id: {"category_id": category_id} for a in self._selected() if a.category_id != category_id}, "Change class")
+        changes = {a.id: {"category_id": category_id} for a in self._selected() if a.category_id != category_id}
+        self._update_all(changes, "Change class")
 
     def _on_iscrowd(self, checked: bool) -> None:
         if self._loading:
             return
         self.iscrowd.setTristate(False)
-        self._update_all({a.id: {"iscrowd": checked} for a in self._selected() if a.iscrowd != checked}, "Set iscrowd" if checked else "Clear iscrowd")
+        changes = {a.id: {"iscrowd": checked} for a in self._selected() if a.iscrowd != checked}
+        self._update_all(changes, "Set iscrowd" if checked else "Clear iscrowd")
 
     def set_attributes(self, attributes: dict[str, Any]) -> None:
         """Replace the attributes of the single selected shape (one undo step)."""

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QPainter
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,11 @@ class Tool:
     """One line shown in the status bar while the tool is active."""
 
     def __init__(self) -> None:
-        self.window: "MainWindow | None" = None
+        self.window: Workspace | None = None
         self.name: str = ""
 
     # -------------------------------------------------------------- lifecycle
-    def activate(self, window: "MainWindow") -> None:
+    def activate(self, window: Workspace) -> None:
         """Called when the tool becomes the current one."""
         self.window = window
 

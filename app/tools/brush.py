@@ -1,14 +1,17 @@
-"""Brush and eraser. The brush paints into the selected mask (or polygon, which stays a
-polygon); with nothing selected it starts a new mask of the current class. The eraser removes
-pixels from the selected shape, or from the shape under the pointer. One stroke = one undo step.
-The size (diameter, image pixels) is ``window.brush_size``; ``[`` and ``]`` change it."""
+"""Brush and eraser. The brush paints into a shape only when that is explicitly intended: one
+selected mask of the current class (as CVAT's brush edits the mask it was opened on); anything
+else — nothing selected, a polygon or box, a shape of another class, several shapes — starts a
+new mask of the current class. Esc ends the stroke, then deselects. The eraser removes pixels
+from the selected shape, or from the shape under the pointer. One stroke = one undo step. The
+size (diameter, image pixels) is ``window.brush_size``; ``[`` and ``]`` change it."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QPainter, QPainterPath, QPen
 
+from annotations.geometry import Mask
 from annotations.model import DeleteAnnotation, UpdateAnnotation
 from app import editing, style
 from app.tools.base import Tool, ToolEvent
@@ -24,7 +27,8 @@ class BrushTool(Tool):
         self.hint = (
             "Drag to erase from the selected shape (or the one under the pointer) · [ ] size"
             if erase
-            else "Drag to paint into the selected mask, or a new mask of the current class · [ ] size"
+            else "Drag to paint a new mask of the current class (or into the selected mask of that class)"
+            " · Esc deselects · [ ] size"
         )
         self.points: list[tuple[float, float]] = []
         self._target: int | None = None
@@ -46,6 +50,8 @@ class BrushTool(Tool):
             return False
         session = self.window.session
         self._target = session.selection[-1] if len(session.selection) == 1 else None
+        if not self.erase and self._target is not None and not self._paints_into(self._target):
+            self._target = None
         if self._target is None and self.erase:
             shape = self.window.canvas.shape_layer.shape_at(event.x, event.y)
             if shape is not None and shape.annotation_id not in session.hidden:
@@ -55,6 +61,28 @@ class BrushTool(Tool):
             return True
         self.points = [(event.x, event.y)]
         self.update_preview()
+        return True
+
+    def _paints_into(self, annotation_id: int) -> bool:
+        """True when the brush adds to shape ``annotation_id``: a mask of the current class."""
+        assert self.window is not None
+        session = self.window.session
+        annotation = session.annotations.get(annotation_id)
+        return (
+            annotation is not None
+            and isinstance(annotation.geometry, Mask)
+            and annotation.category_id == session.current_category_id
+        )
+
+    def key_press(self, event: QKeyEvent) -> bool:
+        """Esc abandons the stroke in progress, else clears the selection (so the next stroke
+        starts a new shape)."""
+        if event.key() != Qt.Key.Key_Escape or self.window is None:
+            return False
+        if self.points:
+            self.reset()
+        else:
+            self.window.session.set_selection(())
         return True
 
     def mouse_move(self, event: ToolEvent) -> bool:
@@ -80,7 +108,9 @@ class BrushTool(Tool):
             return True
         session = self.window.session
         current = session.annotations.get(target) if target is not None else None
-        geometry = editing.apply_stroke(current.geometry if current else None, points, self.radius, image.size_hw, erase=self.erase)
+        geometry = editing.apply_stroke(
+            current.geometry if current else None, points, self.radius, image.size_hw, erase=self.erase
+        )
         if current is None:
             if geometry is not None:
                 self.window.create_annotation(geometry, "Paint mask")

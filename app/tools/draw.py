@@ -99,7 +99,10 @@ class PolygonTool(Tool):
 
     title = "Polygon"
     cursor = Qt.CursorShape.CrossCursor
-    hint = "Click vertices (or drag) · Enter / double-click / click the first vertex closes · Backspace or Ctrl+Z undoes a vertex · Esc cancels"
+    hint = (
+        "Click vertices (or drag) · Enter / double-click / click the first vertex closes"
+        " · Backspace or Ctrl+Z undoes a vertex · Esc cancels"
+    )
 
     def __init__(self, *, hole: bool = False) -> None:
         super().__init__()

@@ -1,10 +1,12 @@
 """Select and edit: click to select (Shift/Ctrl+click adds), drag to move, rubber-band select
 on empty canvas, drag box corners and polygon vertices, press near a polygon edge to insert a
-vertex, Alt+click (or select and press Delete) to delete a vertex, arrow keys nudge."""
+vertex, right-click a vertex (or Alt+click it, or click it and press Delete) to delete it,
+right-click a shape for its menu, arrow keys nudge."""
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import cast
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -25,10 +27,13 @@ class _Mode(Enum):
     RUBBER = "rubber"
 
 
+_EdgeHit = tuple[editing.VertexRef, float, float]  # (ref of the edge's first vertex, x, y): editing.nearest_edge
+
+
 class SelectTool(Tool):
     title = "Select / edit"
     cursor = Qt.CursorShape.ArrowCursor
-    hint = "Drag: move · drag a vertex: reshape · press an edge: add vertex · Alt+click: delete vertex"
+    hint = "Drag: move · drag a vertex: reshape · press an edge: add vertex · right-click: menu"
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,6 +126,8 @@ class SelectTool(Tool):
 
     # ------------------------------------------------------------------ mouse
     def mouse_press(self, event: ToolEvent) -> bool:
+        if event.button == Qt.MouseButton.RightButton and self.window is not None and self._session.image is not None:
+            return self._context_menu(event)
         if event.button != Qt.MouseButton.LeftButton or self.window is None or self._session.image is None:
             return False
         session = self._session
@@ -131,7 +138,8 @@ class SelectTool(Tool):
             annotation = session.annotations[ann_id]
             self._target = ann_id
             if kind == "corner":
-                self._mode, self._corner = _Mode.CORNER, int(data)  # type: ignore[arg-type]
+                assert isinstance(data, int)  # a corner handle carries the corner index k
+                self._mode, self._corner = _Mode.CORNER, data
                 self._geometry = annotation.geometry
                 self._description = "Resize box"
                 return True
@@ -146,7 +154,7 @@ class SelectTool(Tool):
                 self._description = "Move vertex"
                 self._set_active_vertex(ann_id, ref)
                 return True
-            ref, px, py = data  # type: ignore[misc]
+            ref, px, py = cast(_EdgeHit, data)  # an edge handle carries nearest_edge's result
             polygon = annotation.geometry
             assert isinstance(polygon, Polygon)
             inserted, new_ref = editing.insert_vertex(polygon, ref, px, py)
@@ -244,9 +252,11 @@ class SelectTool(Tool):
                 inside = [
                     s.annotation_id
                     for s in self.window.canvas.shape_layer.shapes()
-                    if s.annotation_id not in self._session.hidden and rect.contains(QRectF(QPointF(s.bounds[0], s.bounds[1]), QPointF(s.bounds[2], s.bounds[3])))
+                    if s.annotation_id not in self._session.hidden
+                    and rect.contains(QRectF(QPointF(s.bounds[0], s.bounds[1]), QPointF(s.bounds[2], s.bounds[3])))
                 ]
-                keep = list(self._session.selection) if event.modifiers & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier) else []
+                adds = event.modifiers & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier)
+                keep = list(self._session.selection) if adds else []
                 self._session.set_selection(keep + inside)
             self.update_preview()
         return True
@@ -268,7 +278,7 @@ class SelectTool(Tool):
         cursor = Qt.CursorShape.ArrowCursor
         if handle is not None:
             if handle[0] == "edge":
-                _ref, px, py = handle[2]  # type: ignore[misc]
+                _ref, px, py = cast(_EdgeHit, handle[2])  # an edge handle carries nearest_edge's result
                 point = QPointF(px, py)
                 cursor = Qt.CursorShape.CrossCursor
             else:
@@ -284,6 +294,25 @@ class SelectTool(Tool):
             overlay.hover_point = point
             overlay.update()
         self.window.canvas.viewport().setCursor(cursor)  # type: ignore[union-attr]
+
+    def _context_menu(self, event: ToolEvent) -> bool:
+        """Right-click: on a vertex of a selected polygon, or on a shape (selected first), open
+        the shape menu; on empty canvas nothing happens."""
+        assert self.window is not None
+        handle = self._handle_at(event)
+        if handle is not None and handle[0] == "vertex":
+            ann_id, ref = handle[1], handle[2]
+            assert isinstance(ref, editing.VertexRef)
+            self._set_active_vertex(ann_id, ref)
+            self.window.open_shape_menu(ann_id, lambda: self._delete_vertex(ann_id, ref))
+            return True
+        hit = handle[1] if handle is not None else self._shape_at(event)
+        if hit is None:
+            return False
+        if hit not in self._session.selection:
+            self._session.set_selection((hit,))
+        self.window.open_shape_menu(hit, None)
+        return True
 
     # ------------------------------------------------------------------ vertices
     def _set_active_vertex(self, ann_id: int | None, ref: editing.VertexRef | None) -> None:

@@ -6,11 +6,11 @@ Nothing heavy is imported here, so the worker can import this module before torc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from engine.errors import EngineInputError
 from engine.jobs.context import IsCancelled, ProgressFn, never_cancelled, no_progress
-from engine.protocol import JobRequest
+from engine.protocol import JobRequest, Prelabel, Segment, Train
 from engine.protocol import job_kind as protocol_job_kind
 
 
@@ -32,11 +32,11 @@ def run_job(request: JobRequest, progress: ProgressFn = no_progress, is_cancelle
     if kind == "prelabel":
         from engine.jobs.prelabel import run_prelabel
 
-        return run_prelabel(request, progress, is_cancelled)  # type: ignore[arg-type]
+        return run_prelabel(cast(Prelabel, request), progress, is_cancelled)
     if kind == "train":
         from engine.jobs.train import run_train
 
-        return run_train(request, progress, is_cancelled)  # type: ignore[arg-type]
+        return run_train(cast(Train, request), progress, is_cancelled)
     from engine.jobs.segment import run_segment
 
-    return run_segment(request, progress, is_cancelled)  # type: ignore[arg-type]
+    return run_segment(cast(Segment, request), progress, is_cancelled)

@@ -6,7 +6,8 @@ process, from tests and the CLI. The worker passes callbacks that emit protocol 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from engine.errors import JobCancelled
 

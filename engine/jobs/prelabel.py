@@ -12,21 +12,24 @@ image at all can be read.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from annotations.errors import NotFoundError
-from annotations.model import Image, ImageStatus, Prediction
+from annotations.model import Image, ImageStatus, ModelVersion, Prediction
 from annotations.store import Project
+from annotations.store.prelabel_log import record_prelabelled
+from engine.catalog import OutputKind
 from engine.errors import EngineInputError
 from engine.images import read_rgb
 from engine.inference import ImagePrediction, predict, prepare_for_inference, resolve_device, semantic_masks
 from engine.jobs.context import IsCancelled, ProgressFn, check_cancelled, never_cancelled, no_progress
-from engine.models.registry import OutputKind
+from engine.priority import CANDIDATE_SCORE, detection_priority, semantic_priority, write_priorities
 from engine.protocol import Prelabel, PrelabelResult
-from engine.versions import load_version, resolve_version
+from engine.versions import known_classes, load_version, resolve_version
 
 
 def to_predictions(pred: ImagePrediction, image_id: int, class_ids: Sequence[int], version_id: int,
@@ -40,12 +43,25 @@ def to_predictions(pred: ImagePrediction, image_id: int, class_ids: Sequence[int
                 out.append(Prediction(0, image_id, category, mask, pred.class_scores.get(index, 1.0), version_id))
         return out
     for det in pred.detections:
-        category = class_ids[det.class_index - 1] if 0 < det.class_index <= len(class_ids) else None
+        if not 0 < det.class_index <= len(class_ids):
+            continue
+        category = class_ids[det.class_index - 1]
         if category not in known_categories:
             continue
         geometry = det.mask if (output is OutputKind.INSTANCE_MASKS and det.mask is not None) else det.box
         out.append(Prediction(0, image_id, category, geometry, det.score, version_id))
     return out
+
+
+def proposable_categories(project: Project, version: ModelVersion) -> set[int]:
+    """Category ids the version may propose: every existing category of its classes once it was
+    trained; before training (pretrained COCO/VOC weights) only the categories its weights know
+    by name (the other class rows are untrained and would propose noise)."""
+    existing = {c.id: c.name for c in project.categories()}
+    if version.trained_on.get("image_ids") or not str(version.trained_on.get("init", "")).startswith("torchvision:"):
+        return set(existing)
+    names = known_classes(version.architecture, [existing[c] for c in version.classes if c in existing])
+    return {cid for cid, name in existing.items() if name in names and cid in version.classes}
 
 
 def select_images(project: Project, image_ids: Sequence[int]) -> tuple[list[Image], list[int]]:
@@ -66,17 +82,40 @@ def select_images(project: Project, image_ids: Sequence[int]) -> tuple[list[Imag
     return chosen, skipped
 
 
-def store_batch(project: Project, batch: Sequence[tuple[Image, list[Prediction]]]) -> int:
-    """One transaction: supersede, add, mark prelabeled; images finished meanwhile are left
-    alone. Returns the number of predictions stored."""
+def image_priority(prediction: ImagePrediction) -> float:
+    """The review priority of one image's prediction (see :mod:`engine.priority`)."""
+    if prediction.label_map is not None:
+        return semantic_priority(prediction.uncertain_fraction or 0.0)
+    return detection_priority(d.score for d in prediction.detections)
+
+
+def keep_above(prediction: ImagePrediction, score_threshold: float) -> ImagePrediction:
+    """``prediction`` without the detections scoring below ``score_threshold``."""
+    if prediction.label_map is not None:
+        return prediction
+    return replace(prediction, detections=[d for d in prediction.detections if d.score >= score_threshold])
+
+
+def store_batch(project: Project, batch: Sequence[tuple[Image, list[Prediction]]],
+                priorities: dict[int, float] | None = None, model_version_id: int | None = None) -> int:
+    """One transaction: supersede, add, mark prelabeled, record the review priorities
+    (:mod:`engine.priority`) and, with ``model_version_id``, that the version saw these images
+    (an image it left empty still counts in a review: its objects are misses); images finished
+    meanwhile are left alone. Returns the number of predictions stored."""
     stored = 0
     with project.transaction():
         current = [(image, preds) for image, preds in batch if not project.get_image_status(image.id).is_finished]
+        if priorities:
+            current_ids = {image.id for image, _ in current}
+            write_priorities(project, {i: p for i, p in priorities.items() if i in current_ids},
+                             [image.id for image, _ in batch if image.id not in current_ids])
         project.supersede_predictions([image.id for image, _ in current])
         stored = len(project.add_predictions([p for _, preds in current for p in preds]))
         for image, _ in current:
             if project.get_image_status(image.id) is ImageStatus.NEW:
                 project.put_image_status(image.id, ImageStatus.PRELABELED)
+        if model_version_id is not None:
+            record_prelabelled(project, model_version_id, [image.id for image, _ in current])
     return stored
 
 
@@ -90,9 +129,9 @@ def run_prelabel(request: Prelabel, progress: ProgressFn = no_progress,
         raise EngineInputError(f"score threshold must be in [0, 1], got {request.score_threshold}")
     device = resolve_device(request.device)
     with Project.open(request.project_path) as project:
-        version = resolve_version(project, request.model)
+        version = resolve_version(project, request.model, allow_untrained=request.allow_untrained)
         images, skipped = select_images(project, request.image_ids)
-        known = {c.id for c in project.categories()}
+        known = proposable_categories(project, version)
         built = load_version(project.path, version, device)
         prepare_for_inference(built, device)
         total = len(images)
@@ -102,20 +141,26 @@ def run_prelabel(request: Prelabel, progress: ProgressFn = no_progress,
         predicted: list[int] = []
         failed: list[tuple[int, str]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prelabel-read") as pool:
-            upcoming: Future | None = pool.submit(read_batch, project, batches[0]) if batches else None
+            upcoming: Future[list[np.ndarray | str]] | None = (
+                pool.submit(read_batch, project, batches[0]) if batches else None)
             for index, batch in enumerate(batches):
                 check_cancelled(is_cancelled)
-                read = upcoming.result()  # type: ignore[union-attr]
+                assert upcoming is not None  # submitted before the loop and for every batch but the last
+                read = upcoming.result()
                 upcoming = pool.submit(read_batch, project, batches[index + 1]) if index + 1 < len(batches) else None
                 readable = [(image, pixels) for image, pixels in zip(batch, read) if not isinstance(pixels, str)]
                 failed += [(image.id, reason) for image, reason in zip(batch, read) if isinstance(reason, str)]
                 if readable:
-                    outputs = predict(built, [p for _, p in readable], device, score_threshold=request.score_threshold)
+                    # Candidates below the storing threshold still count for the review priority.
+                    outputs = predict(built, [p for _, p in readable], device,
+                                      score_threshold=min(request.score_threshold, CANDIDATE_SCORE))
+                    priorities = {image.id: image_priority(out) for (image, _), out in zip(readable, outputs)}
                     rows = [
-                        (image, to_predictions(out, image.id, version.classes, version.id, built.spec.output, known))
+                        (image, to_predictions(keep_above(out, request.score_threshold), image.id, version.classes,
+                                               version.id, built.spec.output, known))
                         for (image, _), out in zip(readable, outputs)
                     ]
-                    count += store_batch(project, rows)
+                    count += store_batch(project, rows, priorities, model_version_id=version.id)
                     predicted += [image.id for image, _ in readable]
                 done += len(batch)
                 progress(done, total, f"image {batch[-1].id}")
@@ -126,7 +171,7 @@ def run_prelabel(request: Prelabel, progress: ProgressFn = no_progress,
                           tuple(skipped), tuple(failed))
 
 
-def read_batch(project: Project, batch: Sequence[Image]) -> list["np.ndarray | str"]:
+def read_batch(project: Project, batch: Sequence[Image]) -> list[np.ndarray | str]:
     """Per image of ``batch``: its (H, W, 3) uint8 RGB pixels, or the reason (a message naming
     the image id and file) it cannot be read: missing, undecodable, or not the recorded size."""
     out: list[np.ndarray | str] = []

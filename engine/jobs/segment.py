@@ -1,31 +1,43 @@
 """The segment job: an interactive prompt (box and/or clicks) on one image -> one mask (RLE).
 
-``GRABCUT``: GrabCut alone. ``MODEL``: the project's current promoted mask model (instance or
-semantic) predicts on the prompt's crop; its foreground becomes GrabCut's starting guess, which
-the clicks and the image colours refine. ``AUTO``: MODEL when such a version exists and its
-weights load, else GRABCUT.
+``SAM``: a SAM-family model (:mod:`engine.sam`) answers from the image's cached embedding (only
+the decoder runs per click); its other candidates come back as ``alternatives``. ``GRABCUT``:
+GrabCut alone. ``MODEL``: the project's current promoted mask model (instance or semantic)
+predicts on the prompt's crop; its foreground becomes GrabCut's starting guess, which the clicks
+and the image colours refine. ``AUTO``: SAM when its weight file is present (fetched, or named in
+the request), else MODEL when such a version exists and its weights load, else GRABCUT.
+
+A ``prepare_only`` request computes the SAM embedding of the image (and then of
+``prefetch_image_ids``) so the first click on it answers at decoder speed.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import time
-from typing import Sequence
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from annotations.errors import NotFoundError
 from annotations.geometry import Box, box_iou, rle
-from annotations.model import ModelVersion
+from annotations.model import Image, ModelVersion
 from annotations.store import Project
-from engine.errors import EngineInputError
+from engine.catalog import OutputKind
+from engine.errors import EngineInputError, ModelWeightsError
 from engine.images import read_rgb, to_tensor
 from engine.inference import predict, prepare_for_inference, resolve_device, semantic_logits
 from engine.interactive import Point, Roi, check_prompt, grabcut_mask, prompt_roi
 from engine.jobs.context import IsCancelled, ProgressFn, check_cancelled, never_cancelled, no_progress
-from engine.models.registry import BuiltModel, OutputKind, get_spec
+from engine.models.registry import BuiltModel, get_spec
 from engine.protocol import Device, Segment, SegmentMethod, SegmentResult
 from engine.versions import load_version
+
+log = logging.getLogger(__name__)
 
 MODEL_CONTEXT = 0.5  # the model sees the prompt's box grown by this share of its size
 MODEL_MAX_SIDE = 512
@@ -59,8 +71,8 @@ def model_prior(built: BuiltModel, rgb: np.ndarray, roi: Roi, box_xyxy: Sequence
         batch = to_tensor(crop)[None].to(device)
         if scale < 1:
             batch = torch.nn.functional.interpolate(batch, scale_factor=scale, mode="bilinear", antialias=True)
-        probs = semantic_logits(built, batch).float().softmax(1)
-        probs = torch.nn.functional.interpolate(probs, size=(height, width), mode="bilinear")[0].cpu().numpy()
+        probs_small = semantic_logits(built, batch).float().softmax(1)
+        probs: np.ndarray = torch.nn.functional.interpolate(probs_small, size=(height, width), mode="bilinear")[0].cpu().numpy()
         region = np.zeros((height, width), bool)
         if local_box is not None:
             region[int(max(local_box.y1, 0)) : int(np.ceil(local_box.y2)),
@@ -72,7 +84,8 @@ def model_prior(built: BuiltModel, rgb: np.ndarray, roi: Roi, box_xyxy: Sequence
         scores = [probs[c][region].mean() for c in range(1, probs.shape[0])]
         if not scores:
             return None
-        return probs[1 + int(np.argmax(scores))]
+        chosen: np.ndarray = probs[1 + int(np.argmax(scores))]
+        return chosen
     out = predict(built, [crop], device, score_threshold=0.05)[0]
     best, best_score = None, 0.0
     for det in out.detections:
@@ -90,6 +103,67 @@ def model_prior(built: BuiltModel, rgb: np.ndarray, roi: Roi, box_xyxy: Sequence
     return None if best is None else best.astype(np.float32)
 
 
+def sam_available(request: Segment) -> bool:
+    """Whether SAM can answer: the ``sam2`` package imports and the weight file is there."""
+    if request.sam_weights_file:
+        return Path(request.sam_weights_file).is_file() and importlib.util.find_spec("sam2") is not None
+    from engine.models.weight_files import is_cached
+    from engine.sam.catalog import DEFAULT_MODEL, find_model
+
+    if not is_cached(find_model(request.sam_model or DEFAULT_MODEL).weight_file):
+        return False
+    return importlib.util.find_spec("sam2") is not None
+
+
+def _image_key(project_path: Path, image: Image, path: Path) -> str:
+    """Identifies the image's pixels: the project, the id, and the file's size and mtime."""
+    stat = path.stat() if path.is_file() else None
+    stamp = f"{stat.st_size}:{stat.st_mtime_ns}" if stat is not None else "missing"
+    return f"{project_path}#{image.id}#{stamp}"
+
+
+def _run_sam(request: Segment, project_path: Path, image: Image, path: Path, started: float,
+             progress: ProgressFn, is_cancelled: IsCancelled) -> SegmentResult:
+    from engine.sam.lane import LANE
+
+    predictor = LANE.predictor(request.sam_model, request.sam_weights_file)
+    key = _image_key(project_path, image, path)
+    rgb = LANE.rgb(key, lambda: read_rgb(path, size_hw=image.size_hw, image_id=image.id))
+    if request.prepare_only:
+        seconds = LANE.prepare(predictor, key, rgb)
+        targets = _prefetch_targets(request)
+        progress(1, 1 + len(targets), f"embedding ready: image {image.id}")
+        for done, (other, other_path) in enumerate(targets, start=2):
+            check_cancelled(is_cancelled)
+            other_key = _image_key(project_path, other, other_path)
+            other_rgb = LANE.rgb(other_key, partial(read_rgb, other_path, size_hw=other.size_hw, image_id=other.id))
+            LANE.prepare(predictor, other_key, other_rgb)
+            progress(done, 1 + len(targets), f"embedding ready: image {other.id}")
+        return SegmentResult(image.size_hw, b"", SegmentMethod.SAM, (time.perf_counter() - started) * 1000.0,
+                             embedding_ms=seconds * 1000.0, model=predictor.name)
+    positive = tuple((float(x), float(y)) for x, y in request.positive_points)
+    negative = tuple((float(x), float(y)) for x, y in request.negative_points)
+    answer = LANE.segment(predictor, key, rgb, request.box_xyxy, positive, negative, refine=request.refine)
+    encoded = [rle.encode(answer.full_mask(i)) for i in range(len(answer.scores))]
+    progress(1, 1, "mask ready")
+    return SegmentResult(encoded[0].size, encoded[0].counts, SegmentMethod.SAM, (time.perf_counter() - started) * 1000.0,
+                         alternatives=tuple(e.counts for e in encoded[1:]), scores=tuple(float(v) for v in answer.scores),
+                         embedding_ms=answer.embedding_seconds * 1000.0, model=predictor.name)
+
+
+def _prefetch_targets(request: Segment) -> list[tuple[Image, Path]]:
+    """The prefetch images that exist (unknown ids are skipped: prefetching is a courtesy)."""
+    out = []
+    with Project.open(request.project_path, readonly=True) as project:
+        for image_id in request.prefetch_image_ids:
+            try:
+                other = project.get_image(image_id)
+            except NotFoundError:
+                continue
+            out.append((other, project.image_path(other)))
+    return out
+
+
 def run_segment(request: Segment, progress: ProgressFn = no_progress,
                 is_cancelled: IsCancelled = never_cancelled) -> SegmentResult:
     """Answer one interactive prompt (see the module docstring)."""
@@ -100,12 +174,29 @@ def run_segment(request: Segment, progress: ProgressFn = no_progress,
         except NotFoundError as exc:
             raise EngineInputError(str(exc)) from exc
         path = project.image_path(image)
+        project_path = project.path
+    if request.method in (SegmentMethod.SAM, SegmentMethod.AUTO):
+        if not request.prepare_only:
+            check_prompt(image.size_hw, request.box_xyxy, request.positive_points, request.negative_points)
+        if sam_available(request):
+            try:
+                return _run_sam(request, project_path, image, path, started, progress, is_cancelled)
+            except ModelWeightsError:
+                if request.method is SegmentMethod.SAM:
+                    raise
+                log.warning("SAM weights do not load; answering with GrabCut", exc_info=True)
+        elif request.method is SegmentMethod.SAM:
+            name = request.sam_model or "sam2.1_hiera_tiny"
+            raise EngineInputError(f"no SAM weights for {name}: run `main.py weights fetch {name}` "
+                                   "(or pick a weight file), or use --method grabcut")
+    if request.prepare_only:  # nothing to prepare without SAM
+        return SegmentResult(image.size_hw, b"", SegmentMethod.GRABCUT, (time.perf_counter() - started) * 1000.0)
+    with Project.open(request.project_path, readonly=True) as project:
         version = None
         if request.method is not SegmentMethod.GRABCUT:
             version = mask_model_version(project)
             if version is None and request.method is SegmentMethod.MODEL:
                 raise EngineInputError("no trained mask model in this project yet; use GrabCut or train one")
-        project_path = project.path
     positive = tuple((float(x), float(y)) for x, y in request.positive_points)
     negative = tuple((float(x), float(y)) for x, y in request.negative_points)
     check_prompt(image.size_hw, request.box_xyxy, positive, negative)

@@ -26,9 +26,10 @@ from annotations.store import Project
 from engine import checkpoints
 from engine.data import ImageCache, Snapshot, split_by_image, take_snapshot
 from engine.errors import EngineInputError
-from engine.evaluation import evaluate, is_better, primary_metric
+from engine.evaluation import epoch_rank, evaluate, primary_metric, promotion_decision
 from engine.inference import resolve_device
 from engine.jobs.context import IsCancelled, ProgressFn, check_cancelled, never_cancelled, no_progress
+from engine.losses import training_criterion
 from engine.models.registry import BuiltModel, build_model, class_labels, default_architecture, get_spec, rebuild
 from engine.protocol import Prelabel, Train, TrainResult
 from engine.training import (
@@ -128,12 +129,15 @@ def run_train(request: Train, progress: ProgressFn = no_progress,
     per_epoch = iterations_per_epoch(len(data), request.batch_size, spec.recipe, request.iterations_per_epoch)
     total = per_epoch * request.epochs
     optimizer = make_optimizer(built, spec.recipe, request.learning_rate)
-    stepper = Stepper(built, optimizer, make_schedule(optimizer, spec.recipe.warmup_iterations, total), device)
+    criterion, loss_used = training_criterion(request.loss, spec.output.is_detection, train_items, class_index,
+                                              built.class_labels)  # engine.losses: the loss and why
+    stepper = Stepper(built, optimizer, make_schedule(optimizer, spec.recipe.warmup_iterations, total), device,
+                      criterion=criterion)
 
     run_dir = checkpoints.models_dir(project_path) / "runs" / request.job_id
     final_path: Path | None = None
     history: list[dict[str, Any]] = []
-    best: tuple[int, dict[str, Any], Path] | None = None
+    best: tuple[int, dict[str, Any], Path, tuple[float, float, float]] | None = None
     try:
         done = 0
         for epoch in range(1, request.epochs + 1):
@@ -147,29 +151,33 @@ def run_train(request: Train, progress: ProgressFn = no_progress,
                 progress(done, total, f"epoch {epoch}/{request.epochs} loss {loss:.4f}")
             val = evaluate(built, val_items, class_ids, cache, device, batch_size=request.batch_size,
                            is_cancelled=is_cancelled)
-            record = {"epoch": epoch, "loss": sum(losses) / len(losses), "val": val}
+            epoch_loss = sum(losses) / len(losses)
+            record = {"epoch": epoch, "loss": epoch_loss, "val": val}
             history.append(record)
             path = run_dir / f"epoch-{epoch:03d}.pt"
             checkpoints.save_model(built, class_ids, path)
-            if best is None or is_better(val, best[1], key):
+            rank = epoch_rank(val, key, epoch_loss)
+            if best is None or rank > best[3]:  # keep the best epoch's weights, not the first or the last
                 if best is not None:
                     best[2].unlink(missing_ok=True)
-                best = (epoch, val, path)
+                best = (epoch, val, path, rank)
             else:
                 path.unlink(missing_ok=True)
-            progress(done, total, f"epoch {epoch}/{request.epochs}: {key} {val.get(key)}",
+            progress(done, total, f"epoch {epoch}/{request.epochs}: {key} {_metric_text(val.get(key))}",
                      {"epoch": epoch, "loss": record["loss"], key: val.get(key), "baseline": baseline.get(key)})
         check_cancelled(is_cancelled)
         assert best is not None
-        best_epoch, best_metrics, best_path = best
-        promoted = is_better(best_metrics, baseline, key)
+        best_epoch, best_metrics, best_path, _ = best
+        decision = promotion_decision(best_metrics, baseline, key)
+        promoted = decision.promoted
         final_path = new_weights_path(project_path, architecture, f"r{snapshot.revision}")
         os.replace(best_path, final_path)
-        metrics = {**best_metrics, "primary": key, "epoch": best_epoch, "baseline": baseline}
+        metrics = {**best_metrics, "primary": key, "epoch": best_epoch, "baseline": baseline,
+                   "promotion_reason": decision.reason}
         trained_on = {
             "image_ids": sorted(snapshot.image_ids), "train_image_ids": train_ids, "val_image_ids": val_ids,
             "revision": snapshot.revision, "init": built.report.source, "seed": request.seed,
-            "epochs": request.epochs, "iterations": total,
+            "epochs": request.epochs, "iterations": total, "loss": loss_used,
         }
         with Project.open(project_path) as project:
             version = project.add_model_version(ModelVersion(
@@ -184,8 +192,8 @@ def run_train(request: Train, progress: ProgressFn = no_progress,
             final_path.unlink(missing_ok=True)
 
     result = TrainResult(
-        version.id, promoted, best_metrics, baseline, request.epochs, tuple(history),
-        time.perf_counter() - started, version.weights_path, key,
+        version.id, promoted, {**best_metrics, "promotion_reason": decision.reason}, baseline, request.epochs, tuple(history),
+        time.perf_counter() - started, version.weights_path, key, loss=loss_used,
     )
     if promoted and request.reprelabel:
         from engine.jobs.prelabel import run_prelabel
@@ -198,3 +206,8 @@ def run_train(request: Train, progress: ProgressFn = no_progress,
         )
         result = replace(result, prelabel=relabel, seconds=time.perf_counter() - started)
     return result
+
+
+def _metric_text(value: object) -> str:
+    """A metric for a progress message: 3 decimals (``0.434``), or as it is when not a number."""
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

@@ -49,6 +49,6 @@ def keep_box_math_float32(model: nn.Module) -> int:
             hooked += 1
             continue
         head.register_forward_hook(_float32_outputs)
-        head._segstudio_float32_outputs = True  # type: ignore[assignment]
+        head._segstudio_float32_outputs = True  # type: ignore[assignment]  # nn.Module.__setattr__ is typed for tensors/modules; a plain flag is meant
         hooked += 1
     return hooked

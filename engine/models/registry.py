@@ -11,10 +11,10 @@ a user-chosen file), from scratch otherwise. No code path touches the network: b
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -91,13 +91,16 @@ class BuiltModel:
 def _tv_detection(builder_name: str, num_classes: int, **kwargs: object) -> nn.Module:
     from torchvision.models import detection
 
-    return getattr(detection, builder_name)(weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)
+    model: nn.Module = getattr(detection, builder_name)(weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)
+    return model
 
 
 def _tv_segmentation(builder_name: str, num_classes: int, **kwargs: object) -> nn.Module:
     from torchvision.models import segmentation
 
-    return getattr(segmentation, builder_name)(weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)
+    model: nn.Module = getattr(segmentation, builder_name)(
+        weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)
+    return model
 
 
 def _unet(num_classes: int, base_channels: int) -> nn.Module:
@@ -106,10 +109,17 @@ def _unet(num_classes: int, base_channels: int) -> nn.Module:
     return UNet(num_classes, base_channels=base_channels)
 
 
+def _instance_unet(num_classes: int, base_channels: int) -> nn.Module:
+    from engine.models.instance_unet import InstanceUNet
+
+    return InstanceUNet(num_classes, base_channels=base_channels)
+
+
 def _tiny(builder_name: str, num_classes: int) -> nn.Module:
     from engine.models import tiny
 
-    return getattr(tiny, builder_name)(num_classes)
+    model: nn.Module = getattr(tiny, builder_name)(num_classes)
+    return model
 
 
 RESNET_FPN = (("", "backbone.body."),)
@@ -126,6 +136,8 @@ UNET = TrainRecipe(optimizer="adamw", lr=2e-3, weight_decay=1e-4, crop_size=256,
                    warmup_iterations=10, vertical_flip=True)
 UNET_TINY = TrainRecipe(optimizer="adamw", lr=5e-3, weight_decay=1e-4, crop_size=128, min_iterations_per_epoch=10,
                         warmup_iterations=5, vertical_flip=True)
+INSTANCE_UNET = TrainRecipe(optimizer="adamw", lr=3e-3, weight_decay=1e-4, min_iterations_per_epoch=20,
+                            warmup_iterations=10, vertical_flip=True)
 TINY_DET = TrainRecipe(optimizer="sgd", lr=0.02, weight_decay=1e-4, min_iterations_per_epoch=5, warmup_iterations=5)
 
 BOXES, INST, SEM = OutputKind.BOXES, OutputKind.INSTANCE_MASKS, OutputKind.SEMANTIC_MASKS
@@ -171,6 +183,8 @@ _SPECS: tuple[ModelSpec, ...] = (
               partial(_tv_segmentation, "lraspp_mobilenet_v3_large"),
               "LRASPP_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1", MNV3, MOBILENET_SEG, recipe=SEG_TV),
     ModelSpec("unet", "U-Net (compact, trains from scratch)", SEM, partial(_unet, base_channels=32), recipe=UNET),
+    ModelSpec("unet_instances", "U-Net instances (foreground + boundary, watershed; trains from scratch on a CPU)",
+              INST, partial(_instance_unet, base_channels=8), recipe=INSTANCE_UNET),
     ModelSpec("unet_tiny", "U-Net tiny (8 channels; tests, quick CPU trials)", SEM, partial(_unet, base_channels=8),
               recipe=UNET_TINY, tiny=True, max_side=512),
     ModelSpec("maskrcnn_tiny", "Mask R-CNN tiny (MobileNetV3-Small FPN; tests)", INST, partial(_tiny, "maskrcnn_tiny"),
@@ -197,10 +211,28 @@ def get_spec(name: str) -> ModelSpec:
 
 def default_architecture(categories: Sequence[object]) -> str:
     """The architecture to start with for a project: the U-Net when every category is stuff
-    (semantic), Mask R-CNN otherwise."""
+    (semantic); for things Mask R-CNN when its COCO or ImageNet weights are on disk, else the
+    instance U-Net (it learns on a CPU from a few images without downloaded weights)."""
     if categories and all(not getattr(c, "is_thing", True) for c in categories):
         return "unet"
-    return "maskrcnn_resnet50_fpn"
+    mask_rcnn = REGISTRY["maskrcnn_resnet50_fpn"]
+    if W.find_cached(mask_rcnn.weights) is not None or W.find_cached(mask_rcnn.backbone_weights) is not None:
+        return mask_rcnn.name
+    return "unet_instances"
+
+
+def sane_batch_norm(module: nn.Module, momentum: float = 0.1) -> int:
+    """Raise every BatchNorm's running-statistics momentum to at least ``momentum`` (returns how
+    many were changed). torchvision's MobileNetV3 uses 0.01: over the few dozen steps of a
+    from-scratch CPU training the running statistics barely leave their initial values and
+    eval-mode output collapses to one class."""
+    changed = 0
+    for child in module.modules():
+        if isinstance(child, nn.modules.batchnorm._BatchNorm) and child.momentum is not None \
+                and child.momentum < momentum:
+            child.momentum = momentum
+            changed += 1
+    return changed
 
 
 def class_labels(names_: Sequence[str]) -> list[str]:
@@ -212,7 +244,7 @@ def build_model(
     name: str,
     class_names: Sequence[str],
     *,
-    weights_file: "str | os.PathLike[str] | None" = None,
+    weights_file: str | os.PathLike[str] | None = None,
     pretrained: bool = True,
 ) -> BuiltModel:
     """Build ``name`` for ``class_names`` (the background is added as class 0).
@@ -225,6 +257,7 @@ def build_model(
     spec = get_spec(name)
     labels = class_labels(class_names)
     module = spec.build(len(labels))
+    sane_batch_norm(module)
     if spec.output.is_detection:
         keep_box_math_float32(module)
     if weights_file:
@@ -252,7 +285,7 @@ def build_model(
     return BuiltModel(module, spec, labels, W.LoadReport(source="random", replaced=list(module.state_dict())))
 
 
-def expected_source(name: str, *, weights_file: "str | os.PathLike[str] | None" = None, pretrained: bool = True) -> str:
+def expected_source(name: str, *, weights_file: str | os.PathLike[str] | None = None, pretrained: bool = True) -> str:
     """The weight source :func:`build_model` would use, without building: ``file:<path>``,
     ``torchvision:<path>``, ``backbone:<path>`` or ``random``."""
     spec = get_spec(name)
@@ -303,6 +336,7 @@ def rebuild(spec_name: str, class_labels_: Sequence[str], *, adapted: bool) -> B
     """An empty module with the structure of a saved SegStudio model (for loading its weights)."""
     spec = get_spec(spec_name)
     module = spec.build(len(class_labels_))
+    sane_batch_norm(module)
     if spec.output.is_detection:
         keep_box_math_float32(module)
     if adapted:

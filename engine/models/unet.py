@@ -55,4 +55,5 @@ class UNet(nn.Module):
             skip = skips.pop()
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             y = block(torch.cat([y, skip], dim=1))
-        return self.classifier(y)[..., :height, :width]
+        logits: torch.Tensor = self.classifier(y)
+        return logits[..., :height, :width]

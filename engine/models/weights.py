@@ -14,9 +14,9 @@ their fresh initialisation ("heads replaced").
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -33,7 +33,8 @@ def weight_file_name(weight_name: str) -> str:
     """The file name torchvision downloads ``weight_name`` (``"Enum.VALUE"``) to."""
     from torchvision.models import get_weight
 
-    return os.path.basename(get_weight(weight_name).url)
+    url: str = get_weight(weight_name).url
+    return os.path.basename(url)
 
 
 def weight_categories(weight_name: str) -> list[str]:
@@ -51,7 +52,7 @@ def find_cached(weight_name: str | None) -> Path | None:
     return path if path.is_file() else None
 
 
-def read_state_dict(path: "str | os.PathLike[str]") -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Read a weight file with ``weights_only=True``: a plain state dict, a SegStudio weight
     file (``{"state_dict": ...}``) or a torchvision-references checkpoint (``{"model": ...}``)."""
     path = Path(path)
@@ -59,7 +60,7 @@ def read_state_dict(path: "str | os.PathLike[str]") -> dict[str, torch.Tensor]:
         raise ModelWeightsError(f"{path}: weight file not found")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
+    except Exception as exc:
         raise ModelWeightsError(f"{path}: not a readable weight file ({type(exc).__name__}: {exc})") from exc
     if isinstance(data, Mapping):
         for key in ("state_dict", "model", "model_state_dict"):

@@ -48,7 +48,12 @@ IMAGES = [
     ("4193474b2f1c72f735b13633b219d9cabdd43c21d9c2bb4dfc4809f104ba4c06", "nuclei_01_colour.png", "polygon", ImageStatus.DONE),
     ("57b49733c5a3c268b013553635a826e6a1b10e699bbd19c3b842375fe0adf344", "nuclei_02_grey.png", "mask", ImageStatus.DONE),
     ("1b2bf5933b0fb82918d278983bee66e9532b53807c3638efd9af66d20a2bae88", "nuclei_03_grey.png", "box", ImageStatus.IN_PROGRESS),
-    ("4d4f254f3b8b4408d661df3735591554b2f6587ce1952928d619b48010d55467", "nuclei_04_colour.png", "polygon+debris", ImageStatus.IN_PROGRESS),
+    (
+        "4d4f254f3b8b4408d661df3735591554b2f6587ce1952928d619b48010d55467",
+        "nuclei_04_colour.png",
+        "polygon+debris",
+        ImageStatus.IN_PROGRESS,
+    ),
     ("8ecdb93582b2d5270457b36651b62776256ade3aaa2d7432ae65c14f07432d49", "nuclei_05_grey.png", "none", ImageStatus.NEW),
     ("3d0ca3498d97edebd28dbc7035eced40baa4af199af09cbb7251792accaa69fe", "nuclei_06_grey.png", "none", ImageStatus.NEW),
 ]
@@ -104,10 +109,14 @@ def build(source: Path, project_path: Path = PROJECT, *, force: bool = False) ->
                 geometry = rle.bbox(rle.encode(dense))
             else:
                 geometry = mask_to_polygon(rle.encode(dense), tolerance=0.5)
-            annotations.append(Annotation(0, image_id, NUCLEUS, geometry, z_order=z, created=TIMESTAMP, modified=TIMESTAMP, author="sample"))
+            annotations.append(
+                Annotation(0, image_id, NUCLEUS, geometry, z_order=z, created=TIMESTAMP, modified=TIMESTAMP, author="sample")
+            )
         if kind == "polygon+debris":
             for shape in _debris_shapes((height, width)):
-                annotations.append(Annotation(0, image_id, DEBRIS, shape, z_order=100, created=TIMESTAMP, modified=TIMESTAMP, author="sample"))
+                annotations.append(
+                    Annotation(0, image_id, DEBRIS, shape, z_order=100, created=TIMESTAMP, modified=TIMESTAMP, author="sample")
+                )
 
     with Project.create(project_path, CATEGORIES) as project, project.transaction():
         project.add_images(images)

@@ -47,7 +47,7 @@ def test_polygon_rings_are_open_readonly_float_arrays() -> None:
     polygon = Polygon.from_points(SQUARE + [SQUARE[0]])  # a closing vertex is dropped
     ring = polygon.parts[0].exterior
     assert ring.shape == (4, 2) and ring.dtype == np.float64
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         ring[0, 0] = 99
     assert polygon == Polygon.from_points(SQUARE) and hash(polygon) == hash(Polygon.from_points(SQUARE))
     with pytest.raises(GeometryError, match="odd length"):

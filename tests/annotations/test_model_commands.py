@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_store_helpers import build_full_project, sample_geometries, snapshot
 
 from annotations.errors import NotFoundError
 from annotations.geometry import Box, Polygon, iou
@@ -45,7 +46,6 @@ from annotations.model.codec import (
     prediction_to_json,
 )
 from annotations.store import Project
-from test_store_helpers import build_full_project, sample_geometries, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
@@ -140,7 +140,10 @@ def test_merge_categories_and_undo(tmp_path: Path) -> None:
         assert [c.id for c in project.categories()] == order  # back in its place
         assert after_undo["categories"] == before["categories"]
         assert after_undo["predictions"] == before["predictions"]
-        strip = lambda anns: [a.with_changes(modified="") for a in anns]  # noqa: E731
+
+        def strip(anns: list[Annotation]) -> list[Annotation]:
+            return [a.with_changes(modified="") for a in anns]
+
         assert strip(after_undo["annotations"]) == strip(before["annotations"])
         project.redo()
         assert [c.id for c in project.categories()] == [1, 9]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_store_helpers import build_full_project, sample_geometries, snapshot
 
 from annotations.errors import CorruptProjectError, NotFoundError, SchemaVersionError, StoreError
 from annotations.geometry import Box, Polygon
@@ -31,7 +32,6 @@ from annotations.model.codec import geometry_to_json
 from annotations.store import SCHEMA_VERSION, Project
 from annotations.store.geometry_blob import decode_geometries, decode_geometry, encode_geometry
 from annotations.store.schema import APPLICATION_ID, SCHEMA_V1
-from test_store_helpers import build_full_project, sample_geometries, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
@@ -199,10 +199,13 @@ def test_revision_counts_annotation_changes(new_project: Project) -> None:
 
 
 def test_transaction_groups_bulk_writes(new_project: Project) -> None:
-    with pytest.raises(RuntimeError):
+    def write_then_fail() -> None:
         with new_project.transaction():
             new_project.add_annotations([Annotation(0, 1, 1, Box(0, 0, 1, 1))])
             raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError, match="abort"):
+        write_then_fail()
     assert new_project.annotations() == []
 
 
@@ -275,10 +278,13 @@ def test_damaged_project_file_is_corrupt(tmp_path: Path) -> None:
     data = path.read_bytes()
     truncated = tmp_path / "truncated.segproj"
     truncated.write_bytes(data[: len(data) // 3])
-    with pytest.raises(CorruptProjectError):
+    def open_and_read() -> None:
         project = Project.open(truncated)
         project.annotations()  # if the header survived, reading must still fail cleanly
         project.close()
+
+    with pytest.raises(CorruptProjectError):
+        open_and_read()
     dropped = tmp_path / "dropped.segproj"
     dropped.write_bytes(data)
     db = sqlite3.connect(dropped)
@@ -329,7 +335,8 @@ def test_schema_1_file_is_migrated(tmp_path: Path) -> None:
         first, second = project.annotations()
         assert first.geometry == geometries["holed"] and first.attributes == {}
         assert second.geometry == geometries["box"] and second.origin_prediction_id == 1  # link kept
-        assert (second.source, second.author, second.created, second.modified, second.iscrowd) == ("model:1", "bob", "t1", "t2", True)
+        assert (second.source, second.author, second.created, second.modified, second.iscrowd) == (
+            "model:1", "bob", "t1", "t2", True)
         assert project.predictions()[0].geometry == geometries["mask"]
         assert project.revision == 7
         assert project.undo() == "Mark image done"

@@ -72,7 +72,8 @@ def build_full_project(path: Path) -> Project:
             Annotation(0, 1, 5, geometries["polygon"], z_order=1, iscrowd=True, attributes={"occluded": True}),
             Annotation(0, 1, 1, geometries["holed"], author="ann"),
             Annotation(0, 2, 1, geometries["two_parts"], source=model_source(version.id), origin_prediction_id=predictions[0].id),
-            Annotation(0, 2, 9, geometries["mask"], created="2020-01-01T00:00:00.000+00:00", modified="2021-01-01T00:00:00.000+00:00"),
+            Annotation(0, 2, 9, geometries["mask"],
+                       created="2020-01-01T00:00:00.000+00:00", modified="2021-01-01T00:00:00.000+00:00"),
         ]
     )
     project.set_setting("retrain_every", 5)

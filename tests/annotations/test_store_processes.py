@@ -92,7 +92,8 @@ while True:
     k += 1
     done = project.execute(AddAnnotation(Annotation(0, 1, 1 + k % 2, Box(0, 0, 1 + k % 50, 2))))
     print("add", done.annotation.id, flush=True)
-    project.execute(UpdateAnnotation(done.annotation.id, {"z_order": k, "geometry": Polygon.from_points([[0, 0], [k, 0], [0, k]])}))
+    triangle = Polygon.from_points([[0, 0], [k, 0], [0, k]])
+    project.execute(UpdateAnnotation(done.annotation.id, {"z_order": k, "geometry": triangle}))
     print("update", done.annotation.id, k, flush=True)
     if k % 5 == 0:
         project.execute(DeleteAnnotation(done.annotation.id))

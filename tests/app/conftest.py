@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 
-@pytest.fixture()
+@pytest.fixture
 def gui_project_path(tmp_path: Path, shared_data: Path) -> Path:
     """A project file with 3 real images; the first has shapes of every kind."""
     from tests.app.gui_helpers import build_project
@@ -17,8 +17,8 @@ def gui_project_path(tmp_path: Path, shared_data: Path) -> Path:
     return build_project(tmp_path, shared_data)
 
 
-@pytest.fixture()
-def window(qtbot, gui_project_path: Path):  # noqa: ANN001, ANN201
+@pytest.fixture
+def window(qtbot, gui_project_path: Path):
     """The main window on :func:`gui_project_path`, shown, active, 1400 x 900."""
     from PySide6.QtWidgets import QApplication
 
@@ -38,3 +38,13 @@ def window(qtbot, gui_project_path: Path):  # noqa: ANN001, ANN201
     yield win
     if win.isVisible():
         win.close()
+
+
+@pytest.fixture(autouse=True)
+def _user_settings_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test gets its own empty settings file (window layout, shortcut scheme), never the
+    user's real one."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("qsettings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))

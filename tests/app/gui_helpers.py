@@ -70,16 +70,18 @@ def build_project(folder: Path, shared_data: Path) -> Path:
     return path
 
 
-def view_point(window, x: float, y: float) -> QPoint:  # noqa: ANN001 - MainWindow
+def view_point(window, x: float, y: float) -> QPoint:
     """Viewport position of image point (x, y)."""
     return window.canvas.mapFromScene(QPointF(x, y))
 
 
-def click(qtbot, window, x: float, y: float, button=Qt.MouseButton.LeftButton, modifier=Qt.KeyboardModifier.NoModifier) -> None:  # noqa: ANN001
+def click(qtbot, window, x: float, y: float, button=Qt.MouseButton.LeftButton, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     qtbot.mouseClick(window.canvas.viewport(), button, modifier, view_point(window, x, y))
 
 
-def drag(qtbot, window, points: "list[tuple[float, float]]", button=Qt.MouseButton.LeftButton, modifier=Qt.KeyboardModifier.NoModifier) -> None:  # noqa: ANN001
+def drag(
+    qtbot, window, points: list[tuple[float, float]], button=Qt.MouseButton.LeftButton, modifier=Qt.KeyboardModifier.NoModifier
+) -> None:
     """Press at the first point, move through the others, release at the last."""
     viewport = window.canvas.viewport()
     qtbot.mousePress(viewport, button, modifier, view_point(window, *points[0]))
@@ -88,7 +90,7 @@ def drag(qtbot, window, points: "list[tuple[float, float]]", button=Qt.MouseButt
     qtbot.mouseRelease(viewport, button, modifier, view_point(window, *points[-1]))
 
 
-def key(qtbot, window, key_or_text, modifier=Qt.KeyboardModifier.NoModifier) -> None:  # noqa: ANN001
+def key(qtbot, window, key_or_text, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     """A key press on the canvas (window shortcuts see it as a user would)."""
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, key_or_text, modifier)

@@ -12,12 +12,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-from annotations.store import Project  # noqa: E402
-from app.main_window import MainWindow  # noqa: E402
+from annotations.store import Project
+from app.main_window import MainWindow
 
 
 def main() -> int:
@@ -31,7 +31,7 @@ def main() -> int:
     window.canvas.fit()
     viewport = window.canvas.viewport()
 
-    def at(x: float, y: float):  # noqa: ANN202
+    def at(x: float, y: float):
         return window.canvas.mapFromScene(QPointF(x, y))
 
     def press_key(key: object, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:

@@ -114,7 +114,8 @@ def test_undo_of_a_merge_stays_on_the_image_shown(qtbot, window) -> None:
     key(qtbot, window, "a")
     key(qtbot, window, "a")
     shapes = window.binding.render
-    assert {i: shapes[i].color for i in shapes} == {a.id: window.session.color_of(a.category_id) for a in window.session.annotations.values()}
+    expected = {a.id: window.session.color_of(a.category_id) for a in window.session.annotations.values()}
+    assert {i: shapes[i].color for i in shapes} == expected
 
 
 def test_paste_onto_a_smaller_image_says_what_was_left_out(qtbot, window) -> None:

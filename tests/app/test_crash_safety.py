@@ -38,7 +38,8 @@ def test_sigkill_after_edits_loses_nothing(gui_project_path: Path) -> None:
             if line.startswith("EDITS "):
                 state = json.loads(line[len("EDITS "):])
                 break
-        assert state is not None, f"driver did not report its edits: {process.stderr.read() if process.poll() is not None else ''}"
+        stderr = process.stderr.read() if process.poll() is not None else ""
+        assert state is not None, f"driver did not report its edits: {stderr}"
         assert process.poll() is None, "the GUI must still be running when it is killed"
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)

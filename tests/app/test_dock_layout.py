@@ -7,7 +7,7 @@ from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QTabBar
 
 
-def tab_bars_over(window, dock) -> list[tuple[str, ...]]:  # noqa: ANN001
+def tab_bars_over(window, dock) -> list[tuple[str, ...]]:
     """Tabbed bars (shown, with tabs) whose rectangle overlaps ``dock``'s contents."""
     top_left = dock.widget().mapTo(window, dock.widget().rect().topLeft())
     area = QRect(top_left, dock.widget().size())
@@ -18,7 +18,7 @@ def tab_bars_over(window, dock) -> list[tuple[str, ...]]:  # noqa: ANN001
     ]
 
 
-def test_no_tab_bar_floats_over_the_properties_panel(window, qtbot) -> None:  # noqa: ANN001
+def test_no_tab_bar_floats_over_the_properties_panel(window, qtbot) -> None:
     properties = window._panels["properties"]
     for size in ((1600, 1000), (1200, 800)):
         window.resize(*size)
@@ -26,7 +26,7 @@ def test_no_tab_bar_floats_over_the_properties_panel(window, qtbot) -> None:  # 
         assert tab_bars_over(window, properties) == [], size
 
 
-def test_showing_a_bottom_panel_shows_its_whole_tab_group(window, qtbot) -> None:  # noqa: ANN001
+def test_showing_a_bottom_panel_shows_its_whole_tab_group(window, qtbot) -> None:
     window.show_panel("review")
     qtbot.wait(50)
     for name in ("training", "review", "jobs"):

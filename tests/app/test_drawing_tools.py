@@ -14,7 +14,7 @@ from tests.app.gui_helpers import click, drag, key, view_point
 TOL = 1.0  # image pixels: one viewport pixel is ~0.3 image pixels at the fitted zoom
 
 
-def newest(window):  # noqa: ANN001, ANN201
+def newest(window):
     return max(window.session.annotations.values(), key=lambda a: a.id)
 
 
@@ -174,7 +174,9 @@ def test_move_shapes_by_dragging_and_nudging(qtbot, window) -> None:
 
 
 def test_brush_and_eraser_on_a_polygon_keep_it_a_polygon(qtbot, window) -> None:
-    polygon_id = next(a.id for a in window.session.annotations.values() if isinstance(a.geometry, Polygon) and a.geometry.has_holes)
+    polygon_id = next(
+        a.id for a in window.session.annotations.values() if isinstance(a.geometry, Polygon) and a.geometry.has_holes
+    )
     before = window.session.annotations[polygon_id].geometry.area
     key(qtbot, window, "v")
     click(qtbot, window, 210, 30)
@@ -205,7 +207,7 @@ def test_double_click_closes_a_polygon_and_escape_cancels(qtbot, window) -> None
 
 
 @pytest.mark.parametrize("selected", [False, True])
-def test_a_hole_covering_the_whole_shape_says_so(qtbot, window, selected: bool) -> None:  # noqa: ANN001
+def test_a_hole_covering_the_whole_shape_says_so(qtbot, window, selected: bool) -> None:
     box = next(a for a in window.session.annotations.values() if isinstance(a.geometry, Box))  # (12, 150, 70, 200)
     before = snapshot(window.project, window.current_image().id)
     if selected:

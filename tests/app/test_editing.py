@@ -80,7 +80,8 @@ def test_brush_strokes_on_masks_and_polygons() -> None:
     erased = editing.apply_stroke(painted, np.array([[20.5, 0.5], [20.5, 30.5]]), 2, (40, 50), erase=True)
     assert not rle.decode(erased)[10, 20] and rle.decode(erased)[10, 12]
     assert editing.apply_stroke(painted, np.array([[0, 10], [50, 10]]), 10, (40, 50), erase=True) is None
-    grown = editing.apply_stroke(Polygon.from_points([[0, 0], [10, 0], [10, 10], [0, 10]]), np.array([[10, 5], [15, 5]]), 2, (40, 50), erase=False)
+    square = Polygon.from_points([[0, 0], [10, 0], [10, 10], [0, 10]])
+    grown = editing.apply_stroke(square, np.array([[10, 5], [15, 5]]), 2, (40, 50), erase=False)
     assert isinstance(grown, Polygon) and grown.area > 100 + 5 * 4 * 0.9
     # A stroke running off the image edge paints the part inside.
     edge = editing.rasterize_stroke(np.array([[-5.0, 2.5], [5.0, 2.5]]), 2, (10, 10))

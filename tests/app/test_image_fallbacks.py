@@ -22,8 +22,8 @@ from tests.app.gui_helpers import view_point
 OUT = Path(__file__).resolve().parents[2] / "screenshots"
 
 
-@pytest.fixture()
-def fallback_window(qtbot, tmp_path: Path):  # noqa: ANN001, ANN201
+@pytest.fixture
+def fallback_window(qtbot, tmp_path: Path):
     """A window on three images: missing.png (file absent, a box on it), broken.png (garbage
     bytes) and sixteen.png (16-bit gray, values 1000 + 7 * column)."""
     from app.main_window import MainWindow
@@ -48,7 +48,7 @@ def fallback_window(qtbot, tmp_path: Path):  # noqa: ANN001, ANN201
         win.close()
 
 
-def _canvas_pixel(window, x: float, y: float):  # noqa: ANN001, ANN202
+def _canvas_pixel(window, x: float, y: float):
     """The colour drawn on screen at image point (x, y)."""
     for _ in range(3):
         QApplication.processEvents()
@@ -59,7 +59,7 @@ def _canvas_pixel(window, x: float, y: float):  # noqa: ANN001, ANN202
     return grabbed.pixelColor(int(point.x() * ratio), int(point.y() * ratio))
 
 
-def test_a_missing_image_shows_its_frame_with_a_caption(qtbot, fallback_window) -> None:  # noqa: ANN001
+def test_a_missing_image_shows_its_frame_with_a_caption(qtbot, fallback_window) -> None:
     window = fallback_window
     window.open_image(window.images[0].id)
     window.binding.wait_until_loaded(5)
@@ -86,7 +86,7 @@ def test_a_missing_image_shows_its_frame_with_a_caption(qtbot, fallback_window) 
     assert window.canvas.image_layer.placeholder is None
 
 
-def test_status_bar_shows_the_16bit_source_value(qtbot, fallback_window) -> None:  # noqa: ANN001
+def test_status_bar_shows_the_16bit_source_value(qtbot, fallback_window) -> None:
     window = fallback_window
     window.open_image(window.images[2].id)
     assert window.binding.wait_until_loaded(5)
@@ -95,7 +95,7 @@ def test_status_bar_shows_the_16bit_source_value(qtbot, fallback_window) -> None
     assert window.status_cursor.text() == f"x 100, y 50 · {1000 + 7 * 100}"
 
 
-def test_16bit_source_values_and_the_size_limit(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_16bit_source_values_and_the_size_limit(tmp_path: Path, monkeypatch) -> None:
     gray = (1000 + 7 * np.tile(np.arange(60, dtype=np.uint16), (40, 1))).astype(np.uint16)
     PILImage.fromarray(gray).save(tmp_path / "g.png")
     rgb16 = np.zeros((20, 30, 3), np.uint16)

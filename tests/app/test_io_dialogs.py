@@ -88,11 +88,11 @@ def test_dialog_choices(qtbot, tmp_path: Path) -> None:
     assert choice.val_fraction == pytest.approx(0.2) and choice.only_done
 
 
-def test_importing_the_same_source_again_asks_first(qtbot, window, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_importing_the_same_source_again_asks_first(qtbot, window, tmp_path: Path, monkeypatch) -> None:
     _need("import", "labelme")
-    from PySide6.QtWidgets import QMessageBox
-    from PIL import Image as PILImage
     import numpy as np
+    from PIL import Image as PILImage
+    from PySide6.QtWidgets import QMessageBox
 
     source = tmp_path / "lm"
     source.mkdir()
@@ -105,7 +105,9 @@ def test_importing_the_same_source_again_asks_first(qtbot, window, tmp_path: Pat
     count = window.project.counts()["annotations"]
     questions: list[str] = []
     answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
-    monkeypatch.setattr(io_dialogs.QMessageBox, "question", lambda parent, title, text, *a: (questions.append(text), answers.pop(0))[1])
+    monkeypatch.setattr(
+        io_dialogs.QMessageBox, "question", lambda parent, title, text, *a: (questions.append(text), answers.pop(0))[1]
+    )
     assert io_dialogs.import_with_progress(window, choice) is None  # answered No
     assert "a.json" in questions[0] and "1 of 1 shape(s) are already in the project" in questions[0]
     assert window.project.counts()["annotations"] == count

@@ -34,7 +34,7 @@ def test_main_py_screenshot_renders_the_window(gui_project_path: Path, tmp_path:
     assert red > 50
 
 
-def test_screenshot_errors_exit_2_with_a_message(gui_project_path: Path, tmp_path: Path, capsys, qapp) -> None:  # noqa: ANN001
+def test_screenshot_errors_exit_2_with_a_message(gui_project_path: Path, tmp_path: Path, capsys, qapp) -> None:
     out = tmp_path / "x.png"
     assert run_gui(tmp_path / "missing.segproj", screenshot=out) == 2
     assert "missing.segproj" in capsys.readouterr().err
@@ -50,7 +50,7 @@ def test_screenshot_errors_exit_2_with_a_message(gui_project_path: Path, tmp_pat
     assert out.stat().st_size > 10_000
 
 
-def test_without_screenshot_errors_show_a_dialog(tmp_path: Path, monkeypatch, qapp) -> None:  # noqa: ANN001
+def test_without_screenshot_errors_show_a_dialog(tmp_path: Path, monkeypatch, qapp) -> None:
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
     assert run_gui(tmp_path / "missing.segproj") == 2

@@ -108,7 +108,8 @@ def test_annotations_panel_select_hide_order_and_class(qtbot, window) -> None:
     assert window.session.annotations[back_most.id].category_id == 3
 
     # Multi-selection in the table.
-    table.selectionModel().select(model.index(1, 0), QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+    flag = QItemSelectionModel.SelectionFlag
+    table.selectionModel().select(model.index(1, 0), flag.Select | flag.Rows)
     assert len(window.session.selection) == 2
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     assert model.rowCount() == 3
@@ -147,7 +148,10 @@ def test_images_panel_filters_thumbnails_and_navigation(qtbot, window) -> None:
     panel = window.images_panel
     images = window.session.images
     assert panel.model.rowCount() == 3
-    qtbot.waitUntil(lambda: all(panel.model.data(panel.model.index(r), Qt.ItemDataRole.DecorationRole) is not None for r in range(3)), timeout=10000)
+    qtbot.waitUntil(
+        lambda: all(panel.model.data(panel.model.index(r), Qt.ItemDataRole.DecorationRole) is not None for r in range(3)),
+        timeout=10000,
+    )
 
     window.execute(SetImageStatus(images[1].id, ImageStatus.DONE))
     panel.set_status_filter("done")

@@ -25,7 +25,7 @@ def test_halo_contrasts_with_the_class_colour() -> None:
 
 
 @pytest.mark.parametrize(("color", "dense"), [("#c08080", False), ("#800000", False), ("#c08080", True)])
-def test_tiles_draw_a_contrasting_rim_outside_the_outline(qapp, color: str, dense: bool) -> None:  # noqa: ANN001
+def test_tiles_draw_a_contrasting_rim_outside_the_outline(qapp, color: str, dense: bool) -> None:
     layer = ShapeLayerItem()
     layer.set_image_rect(QRectF(0, 0, 100, 100))
     box = build_render_shape(Annotation(1, 1, 1, Box(20, 20, 60, 60)), color)
@@ -47,7 +47,7 @@ def test_tiles_draw_a_contrasting_rim_outside_the_outline(qapp, color: str, dens
     assert abs(outside.lightness() - halo.lightness()) < 80
 
 
-def test_hovering_a_shape_highlights_it_and_selection_clears_it(window) -> None:  # noqa: ANN001
+def test_hovering_a_shape_highlights_it_and_selection_clears_it(window) -> None:
     box = next(a for a in window.session.annotations.values() if isinstance(a.geometry, Box))
     window.set_tool("select")
     tool = window.tool
@@ -65,7 +65,7 @@ def test_hovering_a_shape_highlights_it_and_selection_clears_it(window) -> None:
 
 
 # ---------------------------------------------------------------- icons
-def test_every_tool_and_toolbar_action_has_a_crisp_icon(window) -> None:  # noqa: ANN001
+def test_every_tool_and_toolbar_action_has_a_crisp_icon(window) -> None:
     from PySide6.QtWidgets import QToolBar
 
     tool_actions = {name: window.findChild(type(window.actions_by_key["undo"]), f"tool_{name}") for name in icons.TOOL_ICONS}
@@ -88,7 +88,7 @@ def test_every_tool_and_toolbar_action_has_a_crisp_icon(window) -> None:  # noqa
 
 
 # ---------------------------------------------------------------- panels
-def test_prelabels_panel_fits_a_1000_px_tall_window(window, qtbot) -> None:  # noqa: ANN001
+def test_prelabels_panel_fits_a_1000_px_tall_window(window, qtbot) -> None:
     window.resize(1600, 1000)
     window.show_panel("predictions")
     panel = window.assist.predictions_panel
@@ -100,7 +100,7 @@ def test_prelabels_panel_fits_a_1000_px_tall_window(window, qtbot) -> None:  # n
     assert panel.list.height() >= 48
 
 
-def test_review_panel_runs_the_default_review_for_the_command_line(window) -> None:  # noqa: ANN001
+def test_review_panel_runs_the_default_review_for_the_command_line(window) -> None:
     from annotations.model import ImageStatus, SetImageStatus
     from app.assist import prepare_panel
 
@@ -118,7 +118,7 @@ def test_review_panel_runs_the_default_review_for_the_command_line(window) -> No
     assert not panel.run_default_review()  # a report is shown: never replaced behind the user's back
 
 
-def test_screenshot_of_the_review_panel_shows_a_report(tmp_path: Path, monkeypatch, qapp) -> None:  # noqa: ANN001
+def test_screenshot_of_the_review_panel_shows_a_report(tmp_path: Path, monkeypatch, qapp) -> None:
     from app import launch
     from cli.gui import sample_working_copy
 
@@ -126,7 +126,7 @@ def test_screenshot_of_the_review_panel_shows_a_report(tmp_path: Path, monkeypat
     seen: dict[str, object] = {}
     real_save = launch.save_screenshot
 
-    def save(window, path: Path) -> None:  # noqa: ANN001
+    def save(window, path: Path) -> None:
         seen["report"] = window.assist.review_panel.report
         seen["rows"] = window.assist.review_panel.images_table.rowCount()
         seen["versions_text"] = window.assist.training_panel.on_screen_label.text()

@@ -18,7 +18,7 @@ from tests.app.gui_helpers import GRAY_IMAGES, click, dsb_image, key, view_point
 OUT = Path(__file__).resolve().parents[2] / "screenshots"
 
 
-def _save(widget, name: str) -> Path:  # noqa: ANN001
+def _save(widget, name: str) -> Path:
     for _ in range(3):
         QApplication.processEvents()
     OUT.mkdir(exist_ok=True)

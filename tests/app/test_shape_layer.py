@@ -12,7 +12,7 @@ from app.canvas.spatial_index import GridIndex
 from tests.app.gui_helpers import view_point
 
 
-def _pixel(window, x: float, y: float):  # noqa: ANN001, ANN202
+def _pixel(window, x: float, y: float):
     window.canvas.flush_rendering()
     QApplication.processEvents()
     return window.canvas.grab().toImage().pixelColor(view_point(window, x, y))

@@ -15,7 +15,7 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
-def ids_of(window, kind) -> list[int]:  # noqa: ANN001
+def ids_of(window, kind) -> list[int]:
     return [a.id for a in window.session.ordered_annotations() if isinstance(a.geometry, kind)]
 
 

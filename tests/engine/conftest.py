@@ -3,16 +3,17 @@ images with known objects."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import pytest
+from engine_fixtures import blob_image
+from weights_server import Server
 
 from annotations.geometry import Polygon, rle
 from annotations.model import Annotation, Category, Image, ImageStatus
 from annotations.store import Project
-from engine_fixtures import blob_image
 
 
 def make_membrane_project(folder: Path, data: Path, *, n_done: int, n_new: int, size: int = 256,
@@ -40,7 +41,7 @@ def make_membrane_project(folder: Path, data: Path, *, n_done: int, n_new: int, 
     return path
 
 
-@pytest.fixture()
+@pytest.fixture
 def membrane_project(tmp_path: Path, shared_data: Path) -> Callable[..., Path]:
     """Factory: ``membrane_project(n_done=6, n_new=2, size=256)`` -> project path."""
     counter = iter(range(1000))
@@ -52,7 +53,7 @@ def membrane_project(tmp_path: Path, shared_data: Path) -> Callable[..., Path]:
     return make
 
 
-@pytest.fixture()
+@pytest.fixture
 def blob_project(tmp_path: Path) -> Path:
     """4 synthetic images (96x128) with 2 discs each: images 1-2 done (annotated), 3 new,
     4 in progress. Category 1 "blob" (a thing)."""
@@ -70,3 +71,24 @@ def blob_project(tmp_path: Path) -> Path:
     project.add_annotations(annotations)
     project.close()
     return path
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """A loopback HTTP server (127.0.0.1, a free port) serving the files a test puts in it."""
+    srv = Server()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private torchvision cache (``$TORCH_HOME``) and no weights mirror; returns the folder
+    downloaded checkpoints land in."""
+    from engine.models import weight_files
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.delenv(weight_files.MIRROR_ENV, raising=False)
+    return tmp_path / "torch_home" / "hub" / "checkpoints"

@@ -12,7 +12,7 @@ from engine.policy import RetrainPolicy, RetrainState, retrain_state
 
 
 def state(finished: range, trained: range = range(0), **kw: object) -> RetrainState:
-    return RetrainState(frozenset(finished), frozenset(trained), **kw)  # type: ignore[arg-type]
+    return RetrainState(frozenset(finished), frozenset(trained), **kw)  # type: ignore[arg-type]  # kw: RetrainState's optional fields
 
 
 def test_triggers_after_n_new_finished_images() -> None:
@@ -33,9 +33,9 @@ def test_never_while_training_nor_during_cooldown_nor_below_minimum() -> None:
 
 
 def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="every_n_finished must be >= 1"):
         RetrainPolicy(every_n_finished=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="min_finished must be >= 2"):
         RetrainPolicy(min_finished=1)
 
 

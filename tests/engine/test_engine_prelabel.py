@@ -35,7 +35,8 @@ def confident_masks(project_path: Path) -> None:
 def test_instance_prelabels_are_stored_as_rle_with_their_version(blob_project: Path) -> None:
     confident_masks(blob_project)
     progress: list[tuple[int, int]] = []
-    result = run_prelabel(Prelabel(str(blob_project), model="maskrcnn_tiny", score_threshold=0.0, batch_size=2),
+    result = run_prelabel(Prelabel(str(blob_project), model="maskrcnn_tiny", allow_untrained=True,
+                                   score_threshold=0.0, batch_size=2),
                           lambda done, total, message="", metrics=None: progress.append((done, total)))
     assert result.image_ids == (3, 4) and result.prediction_count > 0
     assert progress[0][1] == 2 and progress[-1] == (2, 2)
@@ -55,7 +56,7 @@ def test_instance_prelabels_are_stored_as_rle_with_their_version(blob_project: P
         assert project.get_image(1).status is ImageStatus.DONE and project.predictions(1) == []
 
     # Again: the untrained version is reused and the earlier proposals are superseded.
-    again = run_prelabel(Prelabel(str(blob_project), model="maskrcnn_tiny", score_threshold=0.0))
+    again = run_prelabel(Prelabel(str(blob_project), model="maskrcnn_tiny", allow_untrained=True, score_threshold=0.0))
     assert again.model_version_id == result.model_version_id
     with Project.open(blob_project, readonly=True) as project:
         assert len(project.model_versions()) == 1
@@ -64,7 +65,8 @@ def test_instance_prelabels_are_stored_as_rle_with_their_version(blob_project: P
 
 
 def test_box_model_stores_boxes_and_skips_finished_images(blob_project: Path) -> None:
-    result = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", image_ids=(1, 3), score_threshold=0.0))
+    result = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", allow_untrained=True,
+                                   image_ids=(1, 3), score_threshold=0.0))
     assert result.image_ids == (3,) and result.skipped_image_ids == (1,)
     with Project.open(blob_project, readonly=True) as project:
         predictions = project.predictions()
@@ -82,16 +84,17 @@ def test_image_finished_meanwhile_is_left_alone(blob_project: Path) -> None:
 
 def test_bad_prelabel_requests(blob_project: Path, tmp_path: Path) -> None:
     with pytest.raises(EngineInputError, match="no image with id 99"):
-        run_prelabel(Prelabel(str(blob_project), model="unet_tiny", image_ids=(99,)))
+        run_prelabel(Prelabel(str(blob_project), model="unet_tiny", allow_untrained=True, image_ids=(99,)))
     with pytest.raises(EngineInputError, match="unknown model"):
         run_prelabel(Prelabel(str(blob_project), model="resnet9000"))
     with pytest.raises(EngineInputError, match="no model version|model version"):
         run_prelabel(Prelabel(str(blob_project), model="42"))
     (tmp_path / "blob3.png").unlink()
     with pytest.raises(EngineInputError, match=r"image 3 .*blob3\.png.*not found"):
-        run_prelabel(Prelabel(str(blob_project), model="unet_tiny", image_ids=(3,)))  # every image fails
+        run_prelabel(Prelabel(str(blob_project), model="unet_tiny", allow_untrained=True, image_ids=(3,)))  # every image fails
     with pytest.raises(JobCancelled):
-        run_prelabel(Prelabel(str(blob_project), model="unet_tiny", image_ids=(4,)), is_cancelled=lambda: True)
+        run_prelabel(Prelabel(str(blob_project), model="unet_tiny", allow_untrained=True, image_ids=(4,)),
+                     is_cancelled=lambda: True)
 
 
 def test_prelabel_without_a_trained_or_pretrained_model_is_refused(blob_project: Path, tmp_path: Path,
@@ -103,7 +106,7 @@ def test_prelabel_without_a_trained_or_pretrained_model_is_refused(blob_project:
     with Project.open(blob_project, readonly=True) as project:
         assert project.current_model_version() is None
         before = project.counts()
-    with pytest.raises(EngineInputError, match="no trained model yet"):
+    with pytest.raises(EngineInputError, match="no promoted model yet"):
         run_prelabel(Prelabel(str(blob_project)))
     with Project.open(blob_project, readonly=True) as project:
         assert project.counts() == before
@@ -112,8 +115,10 @@ def test_prelabel_without_a_trained_or_pretrained_model_is_refused(blob_project:
 
 def test_an_image_named_twice_is_predicted_once(blob_project: Path) -> None:
     """``--images 3,3`` (or 3 twice in one batch): one set of proposals, not two."""
-    once = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", image_ids=(3,), score_threshold=0.0))
-    twice = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", image_ids=(3, 3), score_threshold=0.0))
+    once = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", allow_untrained=True,
+                                 image_ids=(3,), score_threshold=0.0))
+    twice = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", allow_untrained=True,
+                                  image_ids=(3, 3), score_threshold=0.0))
     assert twice.image_ids == (3,)
     with Project.open(blob_project, readonly=True) as project:
         proposed = project.predictions(3, state=PredictionState.PROPOSED)
@@ -129,7 +134,8 @@ def test_a_missing_or_unreadable_image_is_skipped_and_reported(blob_project: Pat
     (tmp_path / "blob5.png").write_bytes((tmp_path / "blob4.png").read_bytes())
     (tmp_path / "blob3.png").unlink()  # missing
     (tmp_path / "blob4.png").write_bytes(b"not an image")  # unreadable
-    result = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", score_threshold=0.0, batch_size=1))
+    result = run_prelabel(Prelabel(str(blob_project), model="fasterrcnn_tiny", allow_untrained=True,
+                                   score_threshold=0.0, batch_size=1))
     assert result.image_ids == (5,)
     assert [image_id for image_id, _ in result.failed_images] == [3, 4]
     reasons = dict(result.failed_images)

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from engine_fixtures import blob_image
 
 from annotations.geometry import Polygon, polygon_to_mask, rle
 from annotations.store import Project
@@ -18,7 +19,6 @@ from engine.interactive import grabcut_mask
 from engine.jobs.segment import run_segment
 from engine.protocol import Segment, SegmentMethod
 from engine.versions import initial_version
-from engine_fixtures import blob_image
 
 TWO_MEGAPIXELS = 2_000_000
 
@@ -53,6 +53,10 @@ def test_grabcut_box_on_two_megapixel_photos(shared_data: Path) -> None:
         scores.append(iou(mask, truth))
     print(f"\nGrabCut box prompt on {TWO_MEGAPIXELS / 1e6:.0f}-MP photos: latency ms {[round(v) for v in latencies]} "
           f"(median {np.median(latencies):.0f} ms; budget 300 ms), IoU {[round(s, 3) for s in scores]}")
+    # Measured spread (AMD EPYC; cv2.setNumThreads(1|2) x cv2.setUseOptimized(True|False), i.e. with and
+    # without the CPU-dispatched SIMD kernels): mean 0.954, min 0.920 in every configuration (GrabCut is
+    # seeded: cv2.setRNGSeed(0)). Margins 0.10 and 0.22. The same set-up for every GrabCut number below
+    # (measured 02:20 and again 03:28 UTC on 2026-12-07 against the tree as it then was).
     assert np.mean(scores) > 0.85 and min(scores) > 0.7
 
 
@@ -61,6 +65,7 @@ def test_grabcut_clicks_are_hard_seeds() -> None:
     truth = rle.decode(polygon_to_mask(Polygon.from_points(polygons[0]), rgb.shape[:2]))
     cx, cy = polygons[0].mean(axis=0)
     mask = grabcut_mask(rgb, positive=[(cx, cy)])
+    # Measured (cv2 threads 1|2, SIMD on|off): IoU 0.996 in every configuration.
     assert mask[int(cy), int(cx)] and iou(mask, truth) > 0.7
     # A negative click inside the box removes that part.
     ys, xs = np.nonzero(truth)
@@ -78,6 +83,7 @@ def test_segment_job_grabcut_and_bad_prompts(blob_project: Path) -> None:
     result = run_segment(Segment(str(blob_project), 3, box_xyxy=box))
     assert result.method is SegmentMethod.GRABCUT and result.size == (96, 128) and result.milliseconds > 0
     mask = rle.decode(rle.from_coco({"size": list(result.size), "counts": result.counts}))
+    # Measured (grabcut_mask on this box; cv2 threads 1|2, SIMD on|off): IoU 0.980 in every configuration.
     assert iou(mask, truth) > 0.8
     for bad, message in [
         (Segment(str(blob_project), 3), "needs a box or at least one positive point"),
@@ -120,6 +126,7 @@ def test_auto_segment_falls_back_to_grabcut_when_the_models_weight_file_is_gone(
     box = (float(xs.min()) - 2, float(ys.min()) - 2, float(xs.max()) + 3, float(ys.max()) + 3)
     result = run_segment(Segment(str(blob_project), 3, box_xyxy=box))
     assert result.method is SegmentMethod.GRABCUT
+    # Same prompt as above: IoU 0.980 measured in every configuration (cv2 threads 1|2, SIMD on|off).
     assert iou(rle.decode(rle.from_coco({"size": list(result.size), "counts": result.counts})), truth) > 0.8
     with pytest.raises(EngineInputError, match="weight file .* is missing"):
         run_segment(Segment(str(blob_project), 3, box_xyxy=box, method=SegmentMethod.MODEL))
@@ -195,6 +202,8 @@ def test_boxes_on_real_nuclei_inside_and_tight(shared_data: Path) -> None:
     print(f"\nDSB nuclei, box inside the nucleus: mean IoU {np.mean(inner_scores):.3f} (empty: "
           f"{sum(s == 0 for s in inner_scores)}/{len(inner_scores)}); tight box: mean IoU {np.mean(tight_scores):.3f} "
           f"(empty: {sum(s == 0 for s in tight_scores)}); median latency {np.median(latencies):.1f} ms")
+    # Measured (cv2 threads 1|2, SIMD on|off): inner mean 0.902 (min 0.222), tight mean 0.727 (min 0.010), the
+    # same in every configuration. Margins 0.10 and 0.077; "> 0" is the claim (never empty).
     assert min(inner_scores) > 0 and np.mean(inner_scores) > 0.8
     assert min(tight_scores) > 0 and np.mean(tight_scores) > 0.65
 
@@ -213,4 +222,6 @@ def test_click_on_a_small_nucleus_stays_on_it(shared_data: Path) -> None:
         worst_spread = max(worst_spread, mask.mean())
     print(f"\nDSB nuclei, one click: mean IoU {np.mean(scores):.3f} (median {np.median(scores):.3f}), largest answer "
           f"{100 * worst_spread:.1f}% of the image; latency ms median {np.median(latencies):.0f} max {max(latencies):.0f}")
+    # Measured (cv2 threads 1|2, SIMD on|off): mean IoU 0.644 (0.654 at 02:20), largest
+    # answer 9.0% of the image, the same in every configuration. Margins 0.064 and 6 points.
     assert np.mean(scores) > 0.58 and worst_spread < 0.15

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -14,6 +14,7 @@ from annotations.model import ImageStatus
 from annotations.store import Project
 from engine import checkpoints
 from engine.errors import EngineInputError, JobCancelled
+from engine.evaluation import MIN_GAIN
 from engine.jobs.train import run_train
 from engine.protocol import Train
 
@@ -27,15 +28,47 @@ def membrane_truth(shared_data: Path, index: int, size: int) -> np.ndarray:
 def test_training_beats_the_untrained_model_and_prelabels_land(
     membrane_project: Callable[..., Path], shared_data: Path
 ) -> None:
+    """Seeded training reproduces on one CPU only (float kernels differ between CPU models and
+    thread counts, and a few dozen updates amplify the difference), so the thresholds are set
+    against the spread over SEEDS and kernels, which is what another machine looks like.
+
+    Measured spread of this exact request (AMD EPYC, 2 cores, 2026-12-07 02:25-02:55, engine with
+    best-epoch weights kept), seed s, torch.set_num_threads(t), ATEN_CPU_CAPABILITY=default (the
+    plain C++ kernels instead of AVX2, as on another CPU):
+
+    ==========================  ===========  ===========  ====================
+    configuration               baseline     val mIoU     pre-label IoU 7, 8
+    ==========================  ===========  ===========  ====================
+    t=1, seeds 0..9             0.094-0.406  0.642-0.776  0.441-0.615
+    t=2, seeds 0, 2             0.102-0.103  0.644-0.754  0.443-0.590
+    t=1, ATEN default, s=2, 3   0.102-0.105  0.657-0.743  0.427-0.607
+    re-measured at 03:23 against the tree then (H5's data/evaluation changes):
+    t=1, seeds 0, 2, 3          0.101-0.106  0.660-0.776  0.434-0.591
+    t=2, seeds 0, 1, 2          0.100-0.101  0.662-0.771  0.435-0.598
+    t=1, ATEN default, s=2, 4   0.101-0.412  0.653-0.780  0.433-0.601
+    threshold                   < 0.45       > 0.55       > 0.35
+    ==========================  ===========  ===========  ====================
+
+    The old request (2 epochs x 10 iterations) gave val mIoU 0.368-0.776 and pre-label IoU
+    0.044-0.553 in 11 runs (seeds 0..5 at 1 thread, 0..4 at 2); the AMD EPYC failure (0.4488 vs
+    0.45) sat inside that spread. 4 x 15 iterations put the result far from the lines.
+
+    - baseline < 0.45: the untrained net answers (nearly) one class; a constant answer scores at
+      most max(background fraction) / 2 = 0.41 on these images (all membrane: 0.10).
+    - val mIoU > 0.55: worst measured 0.642 (margin 0.09); and > baseline + 0.2: the runs whose
+      baseline was 0.40-0.41 reached 0.747-0.776 (margin >= 0.14).
+    - pre-label IoU > 0.35: worst measured 0.427 (margin 0.077); answering "all membrane" scores
+      0.19 / 0.22 on these two images, so 0.35 still claims 1.6x the trivial answer.
+    """
     project_path = membrane_project(n_done=6, n_new=2, size=256)
-    request = Train(str(project_path), model="unet_tiny", epochs=2, batch_size=4, seed=0, iterations_per_epoch=10)
+    request = Train(str(project_path), model="unet_tiny", epochs=4, batch_size=4, seed=0, iterations_per_epoch=15)
     result = run_train(request)
 
     # Learning is real: validation mIoU of the trained model vs the untrained one (same images).
     assert result.primary_metric == "miou"
     assert result.baseline_metrics["miou"] < 0.45
     assert result.metrics["miou"] > result.baseline_metrics["miou"] + 0.2
-    assert result.metrics["miou"] > 0.6
+    assert result.metrics["miou"] > 0.55
     assert result.promoted
 
     with Project.open(project_path, readonly=True) as project:
@@ -56,7 +89,7 @@ def test_training_beats_the_untrained_model_and_prelabels_land(
             assert isinstance(prediction.geometry, Mask) and prediction.geometry.size == (256, 256)
             assert project.get_image(image_id).status is ImageStatus.PRELABELED
             predicted, truth = rle.decode(prediction.geometry), membrane_truth(shared_data, index, 256)
-            assert (predicted & truth).sum() / (predicted | truth).sum() > 0.45
+            assert (predicted & truth).sum() / (predicted | truth).sum() > 0.35  # spread: see the docstring
         for image_id in range(1, 7):
             assert project.predictions(image_id) == []
             assert project.get_image(image_id).status is ImageStatus.DONE
@@ -69,7 +102,8 @@ def test_training_beats_the_untrained_model_and_prelabels_land(
         second = project.get_model_version(again.model_version_id)
         assert second.parent_id == version.id
         assert second.trained_on["init"].startswith("version:")
-        assert second.promoted == (again.metrics["miou"] > again.baseline_metrics["miou"])
+        # Promotion needs a real gain (engine.evaluation.MIN_GAIN), not any gain.
+        assert second.promoted == (again.metrics["miou"] - again.baseline_metrics["miou"] >= MIN_GAIN)
     assert not (checkpoints.models_dir(project_path) / "runs").exists() or not any(
         (checkpoints.models_dir(project_path) / "runs").iterdir())
 

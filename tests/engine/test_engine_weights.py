@@ -18,7 +18,7 @@ LRASPP = "lraspp_mobilenet_v3_large"
 VOC = W.weight_categories("LRASPP_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1")
 
 
-@pytest.fixture()
+@pytest.fixture
 def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty TORCH_HOME: ``hub/checkpoints`` is torchvision's download cache."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))

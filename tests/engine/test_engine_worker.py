@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -182,7 +182,8 @@ def test_worker_env_reaches_the_worker_and_cached_weights_are_used(client: Engin
     assert isinstance(end, Succeeded), end
     with Project.open(blob_project, readonly=True) as project:
         version = project.get_model_version(end.result.model_version_id)
-    assert version.trained_on["init"] == f"torchvision:{torch_home / 'hub' / 'checkpoints' / 'lraspp_mobilenet_v3_large-d234d4ea.pth'}"
+    weight_file = torch_home / "hub" / "checkpoints" / "lraspp_mobilenet_v3_large-d234d4ea.pth"
+    assert version.trained_on["init"] == f"torchvision:{weight_file}"
 
 
 def test_out_of_memory_errors_get_a_readable_message() -> None:

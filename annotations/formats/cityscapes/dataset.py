@@ -37,9 +37,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -47,26 +47,32 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from annotations.errors import FormatError, GeometryError
-from annotations.geometry import Box, Geometry, Mask, Polygon, rle
-from annotations.model import Annotation, Category, Image
-from annotations.store import Project
 from annotations.formats.atomic import atomic_directory
 from annotations.formats.cityscapes.labels import BY_NAME, UNLABELED, CsLabel, resolve
 from annotations.formats.common import (
-    guard_target,
+    DEFAULT_EXPORT_OPTIONS,
+    DEFAULT_IMPORT_OPTIONS,
     ExportOptions,
     ExportReport,
     ImportOptions,
     ImportReport,
+    guard_target,
     hex_color,
+    image_size_hw,
     place_image,
     report_progress,
     require_image_files,
     select_images,
     split_images,
 )
+from annotations.formats.name_map import cityscapes_key_from_stem, cityscapes_rows, write_name_map
+from annotations.formats.paths import ensure_inside
 from annotations.formats.plan import ImportPlan, PlannedAnnotation, PlannedCategory, PlannedImage, commit_plan
 from annotations.formats.readers import load_json, require
+from annotations.formats.validate import check_geometry, check_header_size, check_points, check_size, is_number
+from annotations.geometry import Box, Geometry, Mask, Polygon, rle
+from annotations.model import Annotation, Category, Image
+from annotations.store import Project
 
 CITY_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 MAX_INSTANCES = 1000
@@ -101,9 +107,9 @@ def mask_to_cs_polygons(mask: Mask) -> list[tuple[tuple[float, float], ...]]:
     contours of one or two points are padded to three so PIL can draw them."""
     dense = rle.decode(mask).astype(np.uint8)
     contours, _ = cv2.findContours(dense, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    polygons = []
+    polygons: list[tuple[tuple[float, float], ...]] = []
     for contour in contours:
-        points = [(int(x), int(y)) for x, y in contour.reshape(-1, 2)]
+        points: list[tuple[float, float]] = [(int(x), int(y)) for x, y in contour.reshape(-1, 2)]
         while len(points) < 3:
             points.append(points[-1])
         polygons.append(tuple(points))
@@ -115,7 +121,8 @@ def objects_of(ann: Annotation, label: CsLabel, size_hw: tuple[int, int]) -> lis
     name = f"{label.name}group" if ann.iscrowd and label.has_instances else label.name
     geometry = ann.geometry
     if isinstance(geometry, Box):
-        ring = np.array([[geometry.x1, geometry.y1], [geometry.x2, geometry.y1], [geometry.x2, geometry.y2], [geometry.x1, geometry.y2]])
+        ring = np.array([[geometry.x1, geometry.y1], [geometry.x2, geometry.y1],
+                         [geometry.x2, geometry.y2], [geometry.x1, geometry.y2]])
         return [CsObject(name, _ring_to_cs(ring))]
     if isinstance(geometry, Polygon):
         return [CsObject(name, _ring_to_cs(part.exterior)) for part in geometry.parts]
@@ -164,11 +171,12 @@ def _names(images: Sequence[Image], default_city: str) -> dict[int, tuple[str, i
     result: dict[int, tuple[str, int, int]] = {}
     pending: list[Image] = []
     for image in images:
-        info = image.attributes.get("cityscapes")
+        info = image.attributes.get("cityscapes") or cityscapes_key_from_stem(image.path)  # keep a Cityscapes stem
         key = None
         if isinstance(info, dict):
             city, seq, frame = info.get("city"), info.get("seq"), info.get("frame")
-            if isinstance(city, str) and CITY_NAME.match(city) and isinstance(seq, int) and isinstance(frame, int) and 0 <= seq < 10**6 and 0 <= frame < 10**6:
+            if (isinstance(city, str) and CITY_NAME.match(city) and isinstance(seq, int) and isinstance(frame, int)
+                    and 0 <= seq < 10**6 and 0 <= frame < 10**6):
                 key = (city, seq, frame)
         if key is None or key in used:
             pending.append(image)
@@ -188,8 +196,8 @@ def _names(images: Sequence[Image], default_city: str) -> dict[int, tuple[str, i
 
 def export_cityscapes(
     project: Project,
-    out: "str | os.PathLike[str]",
-    options: ExportOptions = ExportOptions(),
+    out: str | os.PathLike[str],
+    options: ExportOptions = DEFAULT_EXPORT_OPTIONS,
     *,
     mapping: dict[str, str] | None = None,
     city: str = "segstudio",
@@ -207,8 +215,10 @@ def export_cityscapes(
     images = select_images(project, options)
     splits = split_images(images, options.split, options.seed)
     labels = {cid: label_for(c, mapping) for cid, c in categories.items()}
+    labels[0] = BY_NAME["unlabeled"]  # NO_CATEGORY: a class-agnostic ignore region is void (trainId 255)
     annotations = {im.id: project.annotations(im.id) for im in images}
-    unmapped = sorted({categories[a.category_id].name for anns in annotations.values() for a in anns if labels[a.category_id] is None})
+    unmapped = sorted({categories[a.category_id].name
+                       for anns in annotations.values() for a in anns if labels[a.category_id] is None})
     if unmapped:
         raise FormatError(
             f"class(es) {', '.join(repr(n) for n in unmapped)} have no Cityscapes label; map them with "
@@ -252,11 +262,14 @@ def export_cityscapes(
                 done += 1
                 report_progress(options.progress, done, len(images))
             report.images[split] = len(members)
+        write_name_map(tmp, cityscapes_rows(splits, names))  # exported stem -> original image path
     return report
 
 
 # ====================================================================================== import
-def import_cityscapes(project: Project, source: "str | os.PathLike[str]", options: ImportOptions = ImportOptions()) -> ImportReport:
+def import_cityscapes(
+    project: Project, source: str | os.PathLike[str], options: ImportOptions = DEFAULT_IMPORT_OPTIONS,
+) -> ImportReport:
     """Import ``gtFine/<split>/<city>/*_gtFine_polygons.json`` under ``source`` (with the
     images in ``leftImg8bit/``) in one transaction."""
     return commit_plan(project, read_cityscapes(source, allow_missing_images=options.allow_missing_images), options)
@@ -276,7 +289,23 @@ def category_of(label: CsLabel) -> PlannedCategory:
     )
 
 
-def read_cityscapes(source: "str | os.PathLike[str]", *, allow_missing_images: bool = False) -> ImportPlan:
+_YES = frozenset({"1", "true", "yes", "y"})
+_NO = frozenset({"0", "false", "no", "n", ""})
+
+
+def _is_deleted(value: object, *, path: str, item: str) -> bool:
+    """cityscapesscripts' ``deleted`` flag: true for 1/true/"yes"/"true"/"1"; false when absent or
+    0/false/"no"/"false"/"0". Anything else is a :class:`FormatError` (``"no"`` is never true)."""
+    if value is None or value is False or value == 0:
+        return False
+    if value is True or (isinstance(value, int) and value == 1):
+        return True
+    if isinstance(value, str) and value.strip().lower() in _YES | _NO:
+        return value.strip().lower() in _YES
+    raise FormatError(f"'deleted' must be a boolean, 0/1 or yes/no, got {value!r}"[:200], path=path, item=item)
+
+
+def read_cityscapes(source: str | os.PathLike[str], *, allow_missing_images: bool = False) -> ImportPlan:
     """Parse a Cityscapes tree into an :class:`ImportPlan` (nothing stored).
 
     Each non-deleted object becomes a polygon (a ``<x>group`` label becomes class ``x`` with
@@ -299,31 +328,34 @@ def read_cityscapes(source: "str | os.PathLike[str]", *, allow_missing_images: b
         parts = prefix.split("_")
         if len(parts) != 3 or parts[0] != city or not parts[1].isdigit() or not parts[2].isdigit():
             raise FormatError(f"file name must be <city>_<seq>_<frame>_gtFine_polygons.json with city {city!r}", path=path)
+        ensure_inside(file, root, name=str(file.relative_to(root)), path=path)
         data = load_json(file, what="Cityscapes polygons file")
         height = require(data, "imgHeight", int, path=path, item="top level")
         width = require(data, "imgWidth", int, path=path, item="top level")
+        height, width = check_size(width, height, path=path, item="imgWidth/imgHeight")
         objects = require(data, "objects", list, path=path, item="top level")
         image_file = root / "leftImg8bit" / split / city / f"{prefix}_leftImg8bit.png"
         if not image_file.is_file():
             missing.append(str(image_file.relative_to(root)))
+        else:
+            ensure_inside(image_file, root, name=str(image_file.relative_to(root)), path=path)
+            check_header_size((height, width), image_size_hw(image_file), path=path, item="imgWidth/imgHeight")
         image = PlannedImage(image_file, width, height, source=path,
                              attributes={"cityscapes": {"city": city, "seq": int(parts[1]), "frame": int(parts[2])}})
         for index, obj in enumerate(objects):
             item = f"objects[{index}]"
             label_name = require(obj, "label", str, path=path, item=item)
-            if obj.get("deleted"):
+            if _is_deleted(obj.get("deleted"), path=path, item=f"{item}.deleted"):
                 continue
             found = resolve(label_name)
             if found is None:
                 raise FormatError(f"unknown Cityscapes label {label_name!r}", path=path, item=item)
             label, is_group = found
             seen_labels.setdefault(label.name, label)
-            try:
-                ring = np.asarray(require(obj, "polygon", list, path=path, item=item), dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise FormatError(f"polygon must be a list of [x, y] numbers: {exc}", path=path, item=item) from exc
-            if ring.ndim != 2 or ring.shape[1] != 2 or not np.isfinite(ring).all():
-                raise FormatError(f"polygon must be a list of [x, y] numbers, got shape {ring.shape}", path=path, item=item)
+            vertices = require(obj, "polygon", list, path=path, item=item)
+            if not all(isinstance(p, list) and all(is_number(v) for v in p) for p in vertices):
+                raise FormatError("polygon must be a list of [x, y] numbers", path=path, item=item)
+            ring = check_points(vertices, (height, width), path=path, item=item)
             if len(np.unique(ring, axis=0)) < 3:
                 plan.skipped.append(f"{path} {item} ({label_name!r}): fewer than 3 distinct vertices, skipped")
                 continue
@@ -331,6 +363,7 @@ def read_cityscapes(source: "str | os.PathLike[str]", *, allow_missing_images: b
                 geometry: Geometry = Polygon.from_points(ring + 0.5)
             except GeometryError as exc:
                 raise FormatError(str(exc), path=path, item=item) from exc
+            check_geometry(geometry, (height, width), path=path, item=item)
             crowd = is_group and label.has_instances
             image.annotations.append(PlannedAnnotation(label.name, geometry, crowd, {}, f"{file.name} {item}"))
         plan.images.append(image)
@@ -338,5 +371,5 @@ def read_cityscapes(source: "str | os.PathLike[str]", *, allow_missing_images: b
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise FormatError(f"{len(missing)} image file(s) missing: {', '.join(missing[:5])}{more}", path=str(root))
     order = {label.name: i for i, label in enumerate(BY_NAME.values())}
-    plan.categories = [category_of(label) for label in sorted(seen_labels.values(), key=lambda l: order[l.name])]
+    plan.categories = [category_of(label) for label in sorted(seen_labels.values(), key=lambda seen: order[seen.name])]
     return plan

@@ -2,12 +2,12 @@
 
 Export rules: polygon ``area`` is the shoelace area summed over parts and ``bbox`` the vertex
 extent (as official COCO; for a polygon reaching outside the image, both describe its part
-inside the image while the vertices are kept, so the rasterized mask is unchanged); masks are compressed RLE with ``area`` = pixel count and ``bbox`` =
-tight pixel box; a box is written as its rectangle polygon (in pycocotools' own ``frBbox``
-vertex order, so ``annToMask`` equals our box mask) and marked ``"segstudio": {"geometry":
-"box"}`` so it comes back as a box. Polygons with holes become RLE (COCO polygons cannot carry
-holes). Polygon parts with fewer than 3 vertices or no area are dropped: pycocotools crashes on a
-4-number polygon.
+inside the image while the vertices are kept, so the rasterized mask is unchanged); masks are
+compressed RLE with ``area`` = pixel count and ``bbox`` = tight pixel box; a box is written as
+its rectangle polygon (in pycocotools' own ``frBbox`` vertex order, so ``annToMask`` equals our
+box mask) and marked ``"segstudio": {"geometry": "box"}`` so it comes back as a box. Polygons
+with holes become RLE (COCO polygons cannot carry holes). Polygon parts with fewer than 3
+vertices or no area are dropped: pycocotools crashes on a 4-number polygon.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from annotations.errors import FormatError, GeometryError
-from annotations.geometry import Box, Geometry, Mask, Polygon, PolygonPart, clip_to_image, polygon_to_mask, rle, ring_area
+from annotations.formats.validate import MAX_VERTICES, check_numbers, check_points, check_rle
+from annotations.geometry import Box, Geometry, Mask, Polygon, PolygonPart, clip_to_image, polygon_to_mask, ring_area, rle
 
 BOX_MARK = {"geometry": "box"}
 
@@ -58,12 +59,12 @@ def to_coco_shape(geometry: Geometry, size_hw: tuple[int, int]) -> CocoShape | N
     except GeometryError:
         return None
     if isinstance(geometry, Box):
-        geometry = clipped
-        if geometry.width <= 0 or geometry.height <= 0:
+        box = clipped if isinstance(clipped, Box) else geometry
+        if box.width <= 0 or box.height <= 0:
             return None
-        x, y, w, h = (float(v) for v in geometry.xywh)
-        polygon = [x, y, x, y + h, x + w, y + h, x + w, y]
-        return CocoShape([polygon], [x, y, w, h], w * h, is_box=True)
+        x, y, w, h = (float(v) for v in box.xywh)
+        rectangle = [x, y, x, y + h, x + w, y + h, x + w, y]
+        return CocoShape([rectangle], [x, y, w, h], w * h, is_box=True)
     if isinstance(geometry, Polygon):
         parts = [p for p in geometry.parts if _usable_part(p)]
         if not parts:
@@ -71,7 +72,7 @@ def to_coco_shape(geometry: Geometry, size_hw: tuple[int, int]) -> CocoShape | N
         polygon = Polygon(tuple(parts))
         if polygon.has_holes:
             return _mask_shape(polygon_to_mask(polygon, size_hw))
-        if clipped is not geometry:
+        if clipped is not geometry and isinstance(clipped, Polygon):
             # Vertices outside the image stay (pycocotools clips when rasterizing, so the mask is
             # unchanged); bbox and area describe the part inside the image.
             inside = [p for p in clipped.parts if _usable_part(p)]
@@ -85,6 +86,7 @@ def to_coco_shape(geometry: Geometry, size_hw: tuple[int, int]) -> CocoShape | N
         x1, y1 = points.min(axis=0)
         x2, y2 = points.max(axis=0)
         return CocoShape(polygon.to_coco(), [float(x1), float(y1), float(x2 - x1), float(y2 - y1)], area)
+    assert isinstance(geometry, Mask)
     return _mask_shape(geometry)
 
 
@@ -107,14 +109,10 @@ def from_coco_shape(
     notes: list[str] = []
     try:
         if is_box or segmentation in (None, [], {}):
-            return _box(bbox, path=path, item=item), notes
+            return _box(bbox, size_hw, path=path, item=item), notes
         if isinstance(segmentation, dict):
+            check_rle(segmentation, size_hw, path=path, item=item)  # before any C code sees the counts
             mask = rle.from_coco(segmentation)
-            if mask.size != tuple(size_hw):
-                raise FormatError(
-                    f"RLE size {list(mask.size)} (height, width) differs from the image size {list(size_hw)}",
-                    path=path, item=item,
-                )
             try:
                 mask_utils.area(mask.rle)
             except Exception as exc:  # pycocotools raises plain errors on garbage counts
@@ -124,12 +122,17 @@ def from_coco_shape(
             if segmentation and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in segmentation):
                 segmentation = [segmentation]
             parts = []
+            if sum(len(flat) if isinstance(flat, list) else 0 for flat in segmentation) > 2 * MAX_VERTICES:
+                raise FormatError(f"more than {MAX_VERTICES} polygon vertices", path=path, item=item)
             for index, flat in enumerate(segmentation):
                 if not isinstance(flat, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
                     raise FormatError(f"polygon part {index} is not a list of numbers", path=path, item=item)
                 if len(flat) % 2:
-                    raise FormatError(f"polygon part {index} has an odd number of coordinates ({len(flat)})", path=path, item=item)
-                part = PolygonPart(np.asarray(flat, dtype=np.float64).reshape(-1, 2))
+                    raise FormatError(f"polygon part {index} has an odd number of coordinates ({len(flat)})",
+                                      path=path, item=item)
+                points = check_points(np.asarray(flat, dtype=np.float64).reshape(-1, 2), size_hw, path=path,
+                                      item=f"{item} part {index}")
+                part = PolygonPart(points)
                 if _usable_part(part):
                     parts.append(part)
                 else:
@@ -138,20 +141,25 @@ def from_coco_shape(
                 return Polygon(tuple(parts)), notes
             if bbox is not None:
                 notes.append(f"{item}: no usable polygon part; imported as its bbox")
-                return _box(bbox, path=path, item=item), notes
+                return _box(bbox, size_hw, path=path, item=item), notes
             raise FormatError("no usable polygon part and no bbox", path=path, item=item)
     except GeometryError as exc:
         raise FormatError(str(exc), path=path, item=item) from exc
-    raise FormatError(f"segmentation must be a list of polygons or an RLE object, got {type(segmentation).__name__}", path=path, item=item)
+    except OverflowError as exc:  # an integer too large for a float (JSON allows any length)
+        raise FormatError(f"a coordinate is too large: {exc}", path=path, item=item) from exc
+    raise FormatError(f"segmentation must be a list of polygons or an RLE object, got {type(segmentation).__name__}",
+                      path=path, item=item)
 
 
-def _box(bbox: Any, *, path: str, item: str) -> Box:
+def _box(bbox: Any, size_hw: tuple[int, int], *, path: str, item: str) -> Box:
     if (
         not isinstance(bbox, list)
         or len(bbox) != 4
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
     ):
-        raise FormatError(f"bbox must be [x, y, width, height], got {bbox!r}", path=path, item=item)
-    if bbox[2] < 0 or bbox[3] < 0:
+        raise FormatError(f"bbox must be [x, y, width, height], got {bbox!r}"[:300], path=path, item=item)
+    x, y, w, h = check_numbers(bbox, 4, path=path, item=item, what="bbox")
+    if w < 0 or h < 0:
         raise FormatError(f"bbox has a negative width or height: {bbox}", path=path, item=item)
-    return Box.from_xywh(bbox)
+    check_points(np.array([[x, y], [x + w, y + h]]), size_hw, path=path, item=item)
+    return Box.from_xywh([x, y, w, h])

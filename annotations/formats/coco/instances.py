@@ -31,21 +31,22 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from annotations.errors import FormatError
-from annotations.model import Image, PredictionState
-from annotations.store import Project
 from annotations.formats.atomic import atomic_directory
 from annotations.formats.coco.geometry import BOX_MARK, from_coco_shape, to_coco_shape
 from annotations.formats.common import (
-    guard_target,
+    DEFAULT_EXPORT_OPTIONS,
+    DEFAULT_IMPORT_OPTIONS,
     ExportOptions,
     ExportReport,
     ImportOptions,
     ImportReport,
+    guard_target,
     image_size_hw,
     place_image,
     relpath_within,
@@ -57,8 +58,11 @@ from annotations.formats.common import (
 from annotations.formats.parallel import chunked, map_chunks
 from annotations.formats.paths import safe_join
 from annotations.formats.plan import ImportPlan, PlannedAnnotation, PlannedCategory, PlannedImage, commit_plan
-from annotations.formats.readers import load_json, require
 from annotations.formats.raster import geometry_mask
+from annotations.formats.readers import load_json, require
+from annotations.formats.validate import check_geometry, check_header_size, check_id, check_size
+from annotations.model import Image, PredictionState
+from annotations.store import Project
 
 EXTRA_IMAGE_FIELDS = ("license", "coco_url", "flickr_url", "date_captured")
 
@@ -66,8 +70,8 @@ EXTRA_IMAGE_FIELDS = ("license", "coco_url", "flickr_url", "date_captured")
 # ====================================================================================== export
 def export_coco(
     project: Project,
-    out: "str | os.PathLike[str]",
-    options: ExportOptions = ExportOptions(),
+    out: str | os.PathLike[str],
+    options: ExportOptions = DEFAULT_EXPORT_OPTIONS,
     *,
     predictions: bool = False,
     model_version_id: int | None = None,
@@ -147,6 +151,10 @@ def annotations_json_file(folder: Path, project: Project, image_ids: Sequence[in
     for image_id in image_ids:
         image = project.get_image(image_id)
         for ann in project.annotations(image_id):
+            if ann.is_ignore and ann.category_id == 0:  # NO_CATEGORY: COCO crowds need a class
+                skipped.append(f"annotation {ann.id} on {image.path}: "
+                               "class-agnostic ignore region (COCO has no class-free crowd)")
+                continue
             entry = annotation_entry(ann, image)
             if entry is None:
                 skipped.append(f"annotation {ann.id} on {image.path}: nothing left inside the image")
@@ -176,7 +184,8 @@ def common_root(files: Sequence[Path]) -> Path:
 def image_entry(image: Image, file_name: str) -> dict[str, Any]:
     """The COCO ``images[]`` entry of an image."""
     entry: dict[str, Any] = {"id": image.id, "file_name": file_name, "width": image.width, "height": image.height}
-    extra = image.attributes.get("coco") if isinstance(image.attributes.get("coco"), dict) else {}
+    found = image.attributes.get("coco")
+    extra: dict[str, Any] = found if isinstance(found, dict) else {}
     entry.update({k: v for k, v in extra.items() if k in EXTRA_IMAGE_FIELDS})
     return entry
 
@@ -227,24 +236,24 @@ def results_entries(project: Project, image_ids: Sequence[int], model_version_id
 # ====================================================================================== import
 def import_coco(
     project: Project,
-    source: "str | os.PathLike[str]",
-    options: ImportOptions = ImportOptions(),
+    source: str | os.PathLike[str],
+    options: ImportOptions = DEFAULT_IMPORT_OPTIONS,
     *,
-    images_root: "str | os.PathLike[str] | None" = None,
+    images_root: str | os.PathLike[str] | None = None,
 ) -> ImportReport:
     """Import a COCO instances JSON file into ``project`` (one transaction; nothing is stored
     when the file is bad). ``images_root`` is the folder ``file_name`` is relative to; by default
     it is searched next to the JSON (``.``, ``images/``, ``images/<split>``, ``../images/<split>``,
-    ``../<split>``, ``info.image_root``)."""
+    ``../<split>``; never ``info.image_root``: a file does not choose its own root)."""
     plan = read_coco(source, images_root=images_root, allow_missing_images=options.allow_missing_images,
                      progress=options.progress)
     return commit_plan(project, plan, options)
 
 
 def read_coco(
-    source: "str | os.PathLike[str]",
+    source: str | os.PathLike[str],
     *,
-    images_root: "str | os.PathLike[str] | None" = None,
+    images_root: str | os.PathLike[str] | None = None,
     allow_missing_images: bool = False,
     progress: Any = None,
 ) -> ImportPlan:
@@ -270,8 +279,10 @@ def read_coco(
     names: dict[int, str] = {}
     for index, cat in enumerate(coco_categories):
         item = f"categories[{index}]"
-        cid = require(cat, "id", int, path=path, item=item)
+        cid = check_id(require(cat, "id", int, path=path, item=item), path=path, item=item)
         name = require(cat, "name", str, path=path, item=item).strip()
+        if len(name) > MAX_NAME_CHARS:
+            raise FormatError(f"category name is longer than {MAX_NAME_CHARS} characters", path=path, item=item)
         if not name:
             raise FormatError("empty category name", path=path, item=item)
         if cid in names:
@@ -279,11 +290,13 @@ def read_coco(
         if name in names.values():
             raise FormatError(f"duplicate category name {name!r}", path=path, item=item)
         names[cid] = name
-        color = cat.get("color")
+        supercategory = cat.get("supercategory") or ""
+        if not isinstance(supercategory, str):
+            raise FormatError(f"supercategory must be a string, got {type(supercategory).__name__}", path=path, item=item)
         plan.categories.append(PlannedCategory(
-            name, preferred_id=cid, supercategory=str(cat.get("supercategory") or ""),
+            name, preferred_id=cid, supercategory=supercategory,
             is_thing=bool(cat.get("isthing", 1)),
-            color="#%02x%02x%02x" % tuple(color[:3]) if isinstance(color, list) and len(color) >= 3 else None,
+            color=_category_color(cat.get("color"), path=path, item=f"{item}.color"),
         ))
 
     roots = _candidate_roots(source, data, images_root)
@@ -291,7 +304,7 @@ def read_coco(
     missing: list[str] = []
     for index, im in enumerate(coco_images):
         item = f"images[{index}]"
-        iid = require(im, "id", int, path=path, item=item)
+        iid = check_id(require(im, "id", int, path=path, item=item), path=path, item=item)
         if iid in planned:
             raise FormatError(f"duplicate image id {iid}", path=path, item=item)
         file_name = require(im, "file_name", str, path=path, item=f"image {iid}")
@@ -300,10 +313,15 @@ def read_coco(
             missing.append(file_name)
             file = safe_join(roots[0], file_name, path=path, item=f"image {iid}")
         width, height = im.get("width"), im.get("height")
-        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        where = f"{item} (image {iid}, {file_name})"
+        if width is None and height is None:
             if not file.is_file():
-                raise FormatError("image has no width/height and its file is missing", path=path, item=f"image {iid} ({file_name})")
+                raise FormatError("image has no width/height and its file is missing", path=path, item=where)
             height, width = image_size_hw(file)
+        else:
+            height, width = check_size(width, height, path=path, item=where)
+            if file.is_file():  # a size that disagrees with the pixels would poison every export
+                check_header_size((height, width), image_size_hw(file), path=path, item=where)
         extra = {k: im[k] for k in EXTRA_IMAGE_FIELDS if k in im}
         planned[iid] = PlannedImage(file, width, height, attributes={"coco": extra} if extra else {}, source=path,
                                     preferred_id=iid)
@@ -318,15 +336,18 @@ def read_coco(
     seen_ids: set[int] = set()
     for index, ann in enumerate(coco_annotations):
         aid = ann.get("id") if isinstance(ann, dict) else None
-        item = f"annotation {aid}" if isinstance(aid, int) else f"annotations[{index}]"
+        item = f"annotations[{index}] (annotation {aid})" if isinstance(aid, int) else f"annotations[{index}]"
+        if aid is not None:
+            check_id(aid, path=path, item=item)
         if isinstance(aid, int):
             if aid in seen_ids:
                 raise FormatError(f"duplicate annotation id {aid}", path=path, item=item)
             seen_ids.add(aid)
-        image_id = require(ann, "image_id", int, path=path, item=item)
+        image_id = check_id(require(ann, "image_id", int, path=path, item=item), path=path, item=item, field="image_id")
         if image_id not in planned:
             raise FormatError(f"image_id {image_id} is not in 'images'", path=path, item=item)
-        category_id = require(ann, "category_id", int, path=path, item=item)
+        category_id = check_id(require(ann, "category_id", int, path=path, item=item), path=path, item=item,
+                               field="category_id")
         if category_id not in names:
             raise FormatError(f"category_id {category_id} is not in 'categories'", path=path, item=item)
         image = planned[image_id]
@@ -335,7 +356,9 @@ def read_coco(
         if "segmentation" not in ann and "bbox" not in ann:
             raise FormatError("annotation has neither 'segmentation' nor 'bbox'", path=path, item=item)
         geometry, notes = from_coco_shape(ann.get("segmentation"), ann.get("bbox"), (image.height, image.width),
-                                          is_box=is_box, path=path, item=item)
+                                          is_box=is_box, path=path,
+                                          item=f"{item}.{'segmentation' if ann.get('segmentation') and not is_box else 'bbox'}")
+        check_geometry(geometry, (image.height, image.width), path=path, item=item)
         plan.skipped.extend(notes)
         iscrowd = ann.get("iscrowd", 0)
         if iscrowd not in (0, 1, True, False):
@@ -364,15 +387,28 @@ def _depth_key(planned: PlannedAnnotation) -> float:
     return -float(planned.geometry.area)
 
 
-def _candidate_roots(source: Path, data: dict, images_root: "str | os.PathLike[str] | None") -> list[Path]:
+MAX_NAME_CHARS = 1000
+
+
+def _category_color(color: Any, *, path: str, item: str) -> str | None:
+    """``#rrggbb`` from a COCO ``color`` [r, g, b] of integers 0..255; None when absent."""
+    if color is None:
+        return None
+    if (not isinstance(color, list) or len(color) < 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in color[:3])):
+        raise FormatError(f"color must be [r, g, b] integers in 0..255, got {color!r}"[:200], path=path, item=item)
+    red, green, blue = color[:3]
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def _candidate_roots(source: Path, data: dict[str, Any], images_root: str | os.PathLike[str] | None) -> list[Path]:
     if images_root is not None:
         return [Path(images_root).absolute()]
     folder = source.parent
     split = re.sub(r"^(instances|panoptic|annotations?)_", "", source.stem)
     roots: list[Path] = []
-    info = data.get("info")
-    if isinstance(info, dict) and isinstance(info.get("image_root"), str):
-        roots.append(Path(info["image_root"]))
+    # ``info.image_root`` (written by our own export) is never used: a file cannot choose the
+    # folder its images are read from; pass that folder as ``images_root`` (``--images``).
     roots += [folder, folder / "images", folder / "images" / split, folder / split,
               folder.parent / "images" / split, folder.parent / split, folder.parent / "images", folder.parent,
               folder / "JPEGImages", folder.parent / "JPEGImages"]

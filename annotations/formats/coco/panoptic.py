@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from annotations.store import Project
 from annotations.formats.atomic import atomic_directory
 from annotations.formats.coco.instances import common_root, image_entry
 from annotations.formats.common import (
-    guard_target,
+    DEFAULT_EXPORT_OPTIONS,
     ExportOptions,
     ExportReport,
+    guard_target,
     place_image,
     relpath_within,
     report_progress,
@@ -44,6 +44,7 @@ from annotations.formats.common import (
 )
 from annotations.formats.paths import UniqueNames, safe_stem
 from annotations.formats.raster import dense_mask
+from annotations.store import Project
 
 VOID = 0
 
@@ -77,13 +78,16 @@ def segments_from_ids(ids_hw: np.ndarray) -> dict[int, tuple[int, list[int]]]:
     return result
 
 
-def export_coco_panoptic(project: Project, out: "str | os.PathLike[str]", options: ExportOptions = ExportOptions()) -> ExportReport:
+def export_coco_panoptic(
+    project: Project, out: str | os.PathLike[str], options: ExportOptions = DEFAULT_EXPORT_OPTIONS,
+) -> ExportReport:
     """Write a COCO panoptic data set (see the module docstring). Raises :class:`FormatError`
     for a non-empty target without ``overwrite`` or missing images with ``copy_images``."""
     categories = project.categories()
     is_thing = {c.id: c.is_thing for c in categories}
     coco_categories = [
-        {"id": c.id, "name": c.name, "supercategory": c.supercategory or c.name, "isthing": int(c.is_thing), "color": list(rgb_of(c.color))}
+        {"id": c.id, "name": c.name, "supercategory": c.supercategory or c.name, "isthing": int(c.is_thing),
+         "color": list(rgb_of(c.color))}
         for c in categories
     ]
     images = select_images(project, options)
@@ -107,6 +111,9 @@ def export_coco_panoptic(project: Project, out: "str | os.PathLike[str]", option
                 stuff_segment: dict[int, int] = {}
                 owners: dict[int, list[int]] = {}
                 for ann in project.annotations(image.id):
+                    if ann.is_ignore and ann.category_id == 0:  # class-agnostic ignore region: void (0) in the PNG
+                        canvas[dense_mask(ann, image.size_hw)] = 0
+                        continue
                     if not is_thing.get(ann.category_id, True) and ann.category_id in stuff_segment:
                         segment_id = stuff_segment[ann.category_id]
                     else:
@@ -136,7 +143,9 @@ def export_coco_panoptic(project: Project, out: "str | os.PathLike[str]", option
             info: dict[str, Any] = {"description": f"exported by SegStudio from {project.path.name}", "version": "1.0"}
             if not options.copy_images:
                 info["image_root"] = root.as_posix()
-            document = {"info": info, "licenses": [], "images": coco_images, "annotations": coco_annotations, "categories": coco_categories}
-            (tmp / "annotations" / f"panoptic_{split}.json").write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+            document = {"info": info, "licenses": [], "images": coco_images, "annotations": coco_annotations,
+                        "categories": coco_categories}
+            (tmp / "annotations" / f"panoptic_{split}.json").write_text(json.dumps(document, separators=(",", ":")),
+                                                                       encoding="utf-8")
             report.images[split] = len(members)
     return report

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from format_helpers import build_project
 
 
-@pytest.fixture()
+@pytest.fixture
 def project(tmp_path: Path):
     """A project with 4 images of 64x96 (height x width) carrying boxes, multi-part polygons,
     a polygon with a hole, masks and a crowd mask; images live outside the project folder."""

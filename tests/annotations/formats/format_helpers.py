@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image as PILImage
@@ -80,7 +80,8 @@ def build_project(
     annotations = []
     for k, image in enumerate(stored):
         for z, (position, geometry, crowd, attrs) in enumerate(shapes_for(size_hw, k)):
-            annotations.append(Annotation(0, image.id, ids[position % len(ids)], geometry, z_order=z, iscrowd=crowd, attributes=attrs))
+            category_id = ids[position % len(ids)]
+            annotations.append(Annotation(0, image.id, category_id, geometry, z_order=z, iscrowd=crowd, attributes=attrs))
     project.add_annotations(annotations)
     return project
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from format_helpers import ellipse_mask, folder_state, snapshot, square, write_image
 from PIL import Image as PILImage
 
 from annotations.errors import FormatError
@@ -16,20 +17,20 @@ from annotations.geometry import Box, Polygon, rle
 from annotations.model import Annotation, Category, Image
 from annotations.store import Project
 
-from format_helpers import ellipse_mask, folder_state, snapshot, square, write_image
-
 CLASSES = ("road", "sky", "building", "car", "person", "license plate")
 
 
 def cityscapes_project(tmp_path: Path, n_images: int = 3, size_hw=(48, 80), names=CLASSES) -> Project:
     """Stuff first, then things; a crowd car (-> cargroup), a box, masks, a multi-part polygon."""
     table = {label.name: label for label in LABELS}
-    categories = [Category(table[n].id if table.get(n) and table[n].id >= 1 else 100 + i, n, is_thing=bool(table.get(n) and table[n].has_instances))
+    categories = [Category(table[n].id if table.get(n) and table[n].id >= 1 else 100 + i, n,
+                           is_thing=bool(table.get(n) and table[n].has_instances))
                   for i, n in enumerate(names)]
     project = Project.create(tmp_path / "cs.segproj", categories)
     ids = {c.name: c.id for c in categories}
     h, w = size_hw
-    images = project.add_images([Image(0, str(write_image(tmp_path / "img" / f"f{i}.jpg", size_hw, i)), w, h) for i in range(n_images)])
+    images = project.add_images([Image(0, str(write_image(tmp_path / "img" / f"f{i}.jpg", size_hw, i)), w, h)
+                                 for i in range(n_images)])
     anns = []
     for k, image in enumerate(images):
         road = names[0]
@@ -38,7 +39,8 @@ def cityscapes_project(tmp_path: Path, n_images: int = 3, size_hw=(48, 80), name
             (names[1], Box(0, 0, w, 10.5 + k), False),
             (names[2], Polygon.from_points(square(3.25, 8, 20)), False),
             (names[3], ellipse_mask(size_hw, (w * 0.6, h * 0.6), (8 + k, 5)), False),
-            (names[3], Polygon((Polygon.from_points(square(40, 20, 6)).parts[0], Polygon.from_points(square(50, 22, 5)).parts[0])), False),
+            (names[3], Polygon((Polygon.from_points(square(40, 20, 6)).parts[0],
+                                Polygon.from_points(square(50, 22, 5)).parts[0])), False),
             (names[3], Polygon.from_points([[60, 30], [75, 31], [70, 44]]), True),
             (names[4], Polygon.from_points([[10.5, 20.25], [16, 21], [14.75, 40]]), False),
             (names[4], Polygon.from_points([[12, 24], [18, 24], [15, 30]]), False),
@@ -50,7 +52,7 @@ def cityscapes_project(tmp_path: Path, n_images: int = 3, size_hw=(48, 80), name
     return project
 
 
-@pytest.fixture()
+@pytest.fixture
 def cs_project(tmp_path: Path):
     project = cityscapes_project(tmp_path)
     yield project
@@ -60,8 +62,10 @@ def cs_project(tmp_path: Path):
 def test_label_table_equals_cityscapesscripts() -> None:
     from cityscapesscripts.helpers.labels import labels
 
-    theirs = [(l.name, l.id, l.trainId, l.category, l.categoryId, l.hasInstances, l.ignoreInEval, tuple(l.color)) for l in labels]
-    ours = [(l.name, l.id, l.train_id, l.category, l.category_id, l.has_instances, l.ignore_in_eval, l.color) for l in LABELS]
+    theirs = [(label.name, label.id, label.trainId, label.category, label.categoryId, label.hasInstances, label.ignoreInEval,
+               tuple(label.color)) for label in labels]
+    ours = [(label.name, label.id, label.train_id, label.category, label.category_id, label.has_instances, label.ignore_in_eval,
+             label.color) for label in LABELS]
     assert ours == theirs
 
 
@@ -88,7 +92,8 @@ def test_cityscapesscripts_rasterizes_our_polygons_to_our_pngs(cs_project: Proje
         np.testing.assert_array_equal(np.array(pngs["labelIds"]), np.array(createLabelImage(annotation, "ids")))
         np.testing.assert_array_equal(np.array(pngs["labelTrainIds"]), np.array(createLabelImage(annotation, "trainIds")))
         np.testing.assert_array_equal(np.array(pngs["color"]), np.array(createLabelImage(annotation, "color")))
-        np.testing.assert_array_equal(np.array(pngs["instanceIds"]).astype(np.int64), np.array(createInstanceImage(annotation, "ids")).astype(np.int64))
+        np.testing.assert_array_equal(np.array(pngs["instanceIds"]).astype(np.int64),
+                                      np.array(createInstanceImage(annotation, "ids")).astype(np.int64))
         ids = np.array(pngs["labelIds"])
         instances = np.array(pngs["instanceIds"]).astype(np.int64)
         np.testing.assert_array_equal(np.where(instances >= 1000, instances // 1000, instances), ids)
@@ -162,7 +167,8 @@ def test_round_trip(cs_project: Project, tmp_path: Path) -> None:
         if name.endswith(".json"):
             assert json.loads(a[name]) == json.loads(b[name]), name
         elif "gtFine" in name:
-            assert np.array_equal(np.array(PILImage.open(tmp_path / "a" / name)), np.array(PILImage.open(tmp_path / "b" / name))), name
+            assert np.array_equal(np.array(PILImage.open(tmp_path / "a" / name)),
+                                  np.array(PILImage.open(tmp_path / "b" / name))), name
 
 
 def test_unmapped_class_is_an_error_unless_mapped(tmp_path: Path) -> None:
@@ -191,14 +197,17 @@ GOOD = {"imgHeight": 20, "imgWidth": 30, "objects": [{"label": "car", "polygon":
 
 
 @pytest.mark.parametrize(
-    "document, name, message",
+    ("document", "name", "message"),
     [
-        ({**GOOD, "objects": [{"label": "spaceship", "polygon": [[1, 1], [2, 2], [1, 3]]}]}, "aachen_000000_000019", "unknown Cityscapes label 'spaceship'"),
-        ({**GOOD, "objects": [{"label": "car", "polygon": [[1, 1], ["x", 2], [1, 3]]}]}, "aachen_000000_000019", "objects[0]: polygon must be"),
+        ({**GOOD, "objects": [{"label": "spaceship", "polygon": [[1, 1], [2, 2], [1, 3]]}]}, "aachen_000000_000019",
+         "unknown Cityscapes label 'spaceship'"),
+        ({**GOOD, "objects": [{"label": "car", "polygon": [[1, 1], ["x", 2], [1, 3]]}]}, "aachen_000000_000019",
+         "objects[0]: polygon must be"),
         ('{"imgHeight": 20,\n "imgWidth": 30 "objects": []}', "aachen_000000_000019", "line 2, column 17"),
         ({"imgWidth": 30, "objects": []}, "aachen_000000_000019", "imgHeight"),
         (GOOD, "aachen_0_19_x", "file name must be"),
-        ({**GOOD, "objects": [{"label": "dog", "polygon": [[1, 1], [10, 1], [10, 9]]}]}, "aachen_000000_000019", "unknown Cityscapes label"),
+        ({**GOOD, "objects": [{"label": "dog", "polygon": [[1, 1], [10, 1], [10, 9]]}]}, "aachen_000000_000019",
+         "unknown Cityscapes label"),
     ],
 )
 def test_bad_cityscapes_input(tmp_path: Path, document, name: str, message: str) -> None:

@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from format_helpers import REPO_ROOT, build_project, folder_state, snapshot
 
 import main
 from annotations.store import Project
-
-from format_helpers import REPO_ROOT, build_project, folder_state, snapshot
 
 
 def test_export_then_import_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -40,7 +39,8 @@ def test_import_of_a_bad_file_exits_2_and_changes_nothing(tmp_path: Path, capsys
     build_project(tmp_path, n_images=1).close()
     project = tmp_path / "project" / "p.segproj"
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"images": [{"id": 1, "file_name": "../../x.png", "width": 2, "height": 2}], "annotations": [], "categories": []}))
+    bad.write_text(json.dumps({"images": [{"id": 1, "file_name": "../../x.png", "width": 2, "height": 2}],
+                               "annotations": [], "categories": []}))
     with Project.open(project) as p:
         before = snapshot(p)
     assert main.main(["import", str(project), "--format", "coco", str(bad)]) == 2
@@ -86,7 +86,8 @@ def test_main_py_subprocess_exit_codes(tmp_path: Path) -> None:
     bad = tmp_path / "broken.json"
     bad.write_text('{"images": [}')
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "main.py"), "import", str(tmp_path / "project" / "p.segproj"), "--format", "coco", str(bad)],
+        [sys.executable, str(REPO_ROOT / "main.py"), "import", str(tmp_path / "project" / "p.segproj"),
+         "--format", "coco", str(bad)],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
     )
     assert result.returncode == 2, result.stderr

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from format_helpers import build_project, dense, folder_state, snapshot, write_image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
@@ -17,8 +18,6 @@ from annotations.formats.raster import geometry_mask
 from annotations.geometry import Box, Mask, Polygon, polygon_to_mask, rle, to_box
 from annotations.model import Annotation, Category, Image, ModelVersion, Prediction
 from annotations.store import Project
-
-from format_helpers import build_project, dense, folder_state, snapshot, write_image
 
 
 def _export(project: Project, out: Path, **kw) -> Path:
@@ -57,7 +56,8 @@ def test_torchvision_coco_detection_v2_yields_our_boxes_masks_labels(project: Pr
 
     ann_file = _export(project, tmp_path / "out")
     dataset = wrap_dataset_for_transforms_v2(
-        CocoDetection(str(tmp_path / "out" / "images" / "train"), str(ann_file)), target_keys={"image_id", "boxes", "masks", "labels"}
+        CocoDetection(str(tmp_path / "out" / "images" / "train"), str(ann_file)),
+        target_keys={"image_id", "boxes", "masks", "labels"},
     )
     assert len(dataset) == len(project.images())
     for index in range(len(dataset)):
@@ -129,9 +129,12 @@ def test_round_trip_import_of_export_equals_project(project: Project, tmp_path: 
     _export(project, tmp_path / "out")
     (tmp_path / "again").mkdir()
     with Project.create(tmp_path / "again" / "b.segproj") as copy:
-        # referenced images (no copy): the round trip points at the very same files
+        # referenced images (no copy): the round trip points at the very same files; the image
+        # folder is named by the user (a file never chooses its own root via info.image_root)
         export_coco(project, tmp_path / "ref", ExportOptions())
-        report = import_coco(copy, tmp_path / "ref" / "annotations" / "instances_train.json")
+        ref = tmp_path / "ref" / "annotations" / "instances_train.json"
+        root = json.loads(ref.read_text())["info"]["image_root"]
+        report = import_coco(copy, ref, images_root=root)
         assert report.images_added == 4 and report.annotations == len(project.annotations())
         assert _signature(copy) == _signature(project)
         assert [(c.id, c.name) for c in copy.categories()] == [(c.id, c.name) for c in project.categories()]
@@ -163,7 +166,8 @@ def test_coco128_import_then_export_keeps_every_mask(shared_data: Path, tmp_path
         assert sorted(exported.getAnnIds()) == sorted(original.getAnnIds())
         for ann_id, ann in original.anns.items():
             ours = exported.anns[ann_id]
-            assert (ours["image_id"], ours["category_id"], ours["iscrowd"]) == (ann["image_id"], ann["category_id"], ann["iscrowd"])
+            assert (ours["image_id"], ours["category_id"], ours["iscrowd"]) == (
+                ann["image_id"], ann["category_id"], ann["iscrowd"])
             np.testing.assert_array_equal(exported.annToMask(ours), original.annToMask(ann), err_msg=f"annotation {ann_id}")
             if not ann["iscrowd"]:  # official polygon area is the shoelace area, bbox the vertex extent
                 assert ours["area"] == pytest.approx(ann["area"], rel=1e-4, abs=0.5)
@@ -176,8 +180,10 @@ def test_fake100_results_evaluate_the_same_on_our_export(shared_data: Path, tmp_
     """Import the val2014 ground truth (no pixels), export it, and score the official fake
     results against our file: segm stats are identical. bbox stats differ only through the
     9 crowd boxes, which the official file makes 1 px smaller than their masks."""
+    import contextlib
+    import io
+
     from pycocotools.cocoeval import COCOeval
-    import contextlib, io
 
     folder = shared_data / "coco_eval_val2014_fake100"
     gt_file = folder / "instances_val2014_100.json"
@@ -191,18 +197,23 @@ def test_fake100_results_evaluate_the_same_on_our_export(shared_data: Path, tmp_
         with contextlib.redirect_stdout(io.StringIO()):
             evaluator = COCOeval(ours, ours.loadRes(str(results)), iou_type)
             evaluator.params.imgIds = sorted(ours.getImgIds())
-            evaluator.evaluate(); evaluator.accumulate(); evaluator.summarize()
+            evaluator.evaluate()
+            evaluator.accumulate()
+            evaluator.summarize()
         want = np.array(expected[iou_type])
         tolerance = 1e-12 if iou_type == "segm" else 2e-3
         np.testing.assert_allclose(evaluator.stats, want, atol=tolerance)
 
 
 def test_predictions_results_file_loads_and_scores_perfect(project: Project, tmp_path: Path) -> None:
+    import contextlib
+    import io
+
     from pycocotools.cocoeval import COCOeval
-    import contextlib, io
 
     version = project.add_model_version(ModelVersion(0, "maskrcnn", tuple(c.id for c in project.categories())))
-    preds = [Prediction(0, a.image_id, a.category_id, a.geometry, 0.9, version.id) for a in project.annotations() if not a.iscrowd]
+    preds = [Prediction(0, a.image_id, a.category_id, a.geometry, 0.9, version.id)
+             for a in project.annotations() if not a.iscrowd]
     project.add_predictions(preds)
     export_coco(project, tmp_path / "out", ExportOptions(), predictions=True)
     gt = COCO(str(tmp_path / "out" / "annotations" / "instances_train.json"))
@@ -210,7 +221,9 @@ def test_predictions_results_file_loads_and_scores_perfect(project: Project, tmp
     assert len(results) == len(preds) and all("score" in r for r in results)
     with contextlib.redirect_stdout(io.StringIO()):
         evaluator = COCOeval(gt, gt.loadRes(results), "segm")
-        evaluator.evaluate(); evaluator.accumulate(); evaluator.summarize()
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
     assert evaluator.stats[0] == pytest.approx(1.0)
 
 
@@ -260,7 +273,8 @@ def test_import_polygons_rle_crowd_and_missing_optional_fields(tmp_path: Path) -
         if v == value:
             count += 1
         else:
-            runs.append(count); value, count = v, 1
+            runs.append(count)
+            value, count = v, 1
     runs.append(count)
     source = _minimal(tmp_path, [
         {"id": 1, "image_id": 7, "category_id": 3, "segmentation": [[1, 1, 10, 1, 10, 8], [12, 12, 20, 12, 20, 18, 13, 19]]},
@@ -292,10 +306,12 @@ def test_file_without_categories_is_refused(shared_data: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
-    "annotations, file_name, message",
+    ("annotations", "file_name", "message"),
     [
-        ([{"id": 1, "image_id": 8, "category_id": 3, "bbox": [0, 0, 1, 1]}], "a.png", "annotation 1: image_id 8 is not in 'images'"),
-        ([{"id": 1, "image_id": 7, "category_id": 4, "bbox": [0, 0, 1, 1]}], "a.png", "annotation 1: category_id 4"),
+        ([{"id": 1, "image_id": 8, "category_id": 3, "bbox": [0, 0, 1, 1]}], "a.png",
+         "annotations[0] (annotation 1): image_id 8 is not in 'images'"),
+        ([{"id": 1, "image_id": 7, "category_id": 4, "bbox": [0, 0, 1, 1]}], "a.png",
+         "annotations[0] (annotation 1): category_id 4"),
         ([{"id": 1, "image_id": 7, "category_id": 3, "segmentation": {"size": [5, 5], "counts": "0"}}], "a.png", "RLE size"),
         ([{"id": 1, "image_id": 7, "category_id": 3, "segmentation": [[1, 2, 3]]}], "a.png", "odd number"),
         ([{"id": 1, "image_id": 7, "category_id": 3}], "a.png", "neither 'segmentation' nor 'bbox'"),
@@ -340,11 +356,13 @@ def test_reimport_onto_existing_images_reuses_them(project: Project, tmp_path: P
     before = len(project.annotations())
     stored = snapshot(project)
     source = tmp_path / "ref" / "annotations" / "instances_train.json"
+    root = json.loads(source.read_text())["info"]["image_root"]  # the user names the image folder
     # The shapes are already there: refused by default, naming the file and the count.
-    with pytest.raises(FormatError, match=r"instances_train\.json: \d+ of \d+ shape\(s\) are already in the project.*--allow-duplicates"):
-        import_coco(project, source)
+    with pytest.raises(FormatError,
+                       match=r"instances_train\.json: \d+ of \d+ shape\(s\) are already in the project.*--allow-duplicates"):
+        import_coco(project, source, images_root=root)
     assert snapshot(project) == stored
-    report = import_coco(project, source, ImportOptions(allow_duplicates=True))
+    report = import_coco(project, source, ImportOptions(allow_duplicates=True), images_root=root)
     assert report.images_reused == 4 and report.images_added == 0
     assert len(project.annotations()) == 2 * before
 
@@ -384,7 +402,8 @@ def test_two_workers_write_the_same_file(tmp_path: Path) -> None:
     with build_project(tmp_path, n_images=6) as project:
         export_coco(project, tmp_path / "one", ExportOptions(split={"val": 0.5}))
         calls: list[tuple[int, int]] = []
-        export_coco(project, tmp_path / "two", ExportOptions(split={"val": 0.5}, workers=2, progress=lambda d, t: calls.append((d, t))))
+        export_coco(project, tmp_path / "two",
+                    ExportOptions(split={"val": 0.5}, workers=2, progress=lambda d, t: calls.append((d, t))))
     assert folder_state(tmp_path / "one") == folder_state(tmp_path / "two")
     assert calls[-1] == (6, 6) and len(calls) == 6
 

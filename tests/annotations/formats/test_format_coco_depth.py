@@ -56,6 +56,7 @@ def test_segstudio_export_keeps_a_deliberate_order_on_reimport(tmp_path: Path) -
     exported = json.loads((tmp_path / "out" / "annotations" / "instances_train.json").read_text())
     assert exported["info"][DEPTH_ORDER_KEY] == "file"
     with Project.create(tmp_path / "dst.segproj") as target:
-        import_coco(target, tmp_path / "out" / "annotations" / "instances_train.json")
+        import_coco(target, tmp_path / "out" / "annotations" / "instances_train.json",
+                    images_root=exported["info"]["image_root"])  # the user names the image folder
         names = {c.id: c.name for c in target.categories()}
         assert [names[a.category_id] for a in target.annotations(1)] == ["small", "large"]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from format_helpers import VOC_CLASSES, build_project, snapshot, write_image
 
 import main
 from annotations.errors import FormatError
@@ -15,8 +16,6 @@ from annotations.formats.coco import export_coco
 from annotations.formats.voc import export_voc
 from annotations.model import Category
 from annotations.store import Project
-
-from format_helpers import VOC_CLASSES, build_project, snapshot, write_image
 
 
 def _coco_source(tmp_path: Path) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from format_helpers import snapshot, write_image
 from PIL import Image as PILImage
 
 from annotations.errors import FormatError
@@ -19,8 +20,6 @@ from annotations.formats.voc import export_voc
 from annotations.geometry import Box, Mask, Polygon, rle
 from annotations.model import Category
 from annotations.store import Project
-
-from format_helpers import snapshot, write_image
 
 EXAMPLES = "labelme_examples"
 
@@ -64,7 +63,8 @@ def test_group_ids_form_the_same_instances_as_labelme2coco(shared_data: Path, tm
     reference = json.loads((folder / "data_dataset_coco" / "annotations.json").read_text())
     ref_names = {c["id"]: c["name"] for c in reference["categories"]}
     ref_images = {im["id"]: Path(im["file_name"]).name for im in reference["images"]}
-    expected = Counter((ref_images[a["image_id"]], ref_names[a["category_id"]], len(a["segmentation"])) for a in reference["annotations"])
+    expected = Counter((ref_images[a["image_id"]], ref_names[a["category_id"]], len(a["segmentation"]))
+                       for a in reference["annotations"])
     with Project.create(tmp_path / "p.segproj") as project:
         import_labelme(project, folder / "data_annotated")
         names = {c.id: c.name for c in project.categories()}
@@ -80,14 +80,16 @@ def _labels(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "example, reference_folder",
+    ("example", "reference_folder"),
     [
         ("instance_segmentation", "SegmentationClass"),
         ("semantic_segmentation", "SegmentationClass"),
         ("video_annotation", "SegmentationClassPNG"),
     ],
 )
-def test_our_voc_classes_match_labelmes_reference_pngs(shared_data: Path, tmp_path: Path, example: str, reference_folder: str) -> None:
+def test_our_voc_classes_match_labelmes_reference_pngs(
+    shared_data: Path, tmp_path: Path, example: str, reference_folder: str,
+) -> None:
     """Per-class IoU >= 0.9 between our VOC SegmentationClass and labelme's.
 
     They are not equal pixel for pixel on purpose: labelme fills polygons with PIL, which also
@@ -133,7 +135,8 @@ def test_tutorial_label_png(shared_data: Path, tmp_path: Path) -> None:
 def _labelme(tmp_path: Path, **overrides) -> Path:
     write_image(tmp_path / "src" / "a.jpg", (20, 30), 0)
     doc = {"version": "5.7.0", "flags": {}, "imagePath": "a.jpg", "imageData": None, "imageHeight": 20, "imageWidth": 30,
-           "shapes": [{"label": "dog", "points": [[1, 1], [10, 1], [10, 8]], "group_id": None, "shape_type": "polygon", "flags": {}}]}
+           "shapes": [{"label": "dog", "points": [[1, 1], [10, 1], [10, 8]], "group_id": None, "shape_type": "polygon",
+                       "flags": {}}]}
     doc.update(overrides)
     path = tmp_path / "src" / "a.json"
     path.write_text(json.dumps(doc))
@@ -147,7 +150,7 @@ def _png_b64(size_hw: tuple[int, int]) -> str:
 
 
 @pytest.mark.parametrize(
-    "overrides, message",
+    ("overrides", "message"),
     [
         ({"imagePath": "../../x.jpg"}, "escapes the data set root"),
         ({"imagePath": "C:\\\\images\\\\x.jpg"}, "absolute"),
@@ -156,11 +159,12 @@ def _png_b64(size_hw: tuple[int, int]) -> str:
         ({"shapes": [{"label": "dog", "points": [[1, 1]], "shape_type": "rectangle"}]}, "rectangle needs 2 points"),
         ({"shapes": [{"label": "dog", "points": [[1, "a"], [2, 2], [3, 3]]}]}, "points must be"),
         ({"shapes": [{"label": "zebra", "points": [[1, 1], [10, 1], [10, 8]]}]}, "unknown label"),
-        ({"imagePath": "nothere.jpg", "imageData": _png_b64((20, 30)), "shapes": [{"label": "zebra", "points": [[1, 1], [9, 1], [9, 9]]}]}, "unknown label"),
+        ({"imagePath": "nothere.jpg", "imageData": _png_b64((20, 30)),
+          "shapes": [{"label": "zebra", "points": [[1, 1], [9, 1], [9, 9]]}]}, "unknown label"),
     ],
 )
 def test_bad_labelme_input_gives_clear_errors_and_changes_nothing(tmp_path: Path, overrides: dict, message: str) -> None:
-    source = _labelme(tmp_path, **overrides)
+    _labelme(tmp_path, **overrides)
     with Project.create(tmp_path / "p.segproj", [Category(1, "dog")]) as project:
         before = snapshot(project)
         with pytest.raises(FormatError) as info:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from format_helpers import build_project
 from PIL import Image as PILImage
 
 from annotations.formats import ExportOptions
@@ -16,8 +17,6 @@ from annotations.formats.coco.panoptic import export_coco_panoptic
 from annotations.geometry import rle
 from annotations.model import Annotation, Category, Image
 from annotations.store import Project
-
-from format_helpers import build_project
 
 
 def check_panoptic(json_path: Path, png_folder: Path) -> int:
@@ -51,7 +50,7 @@ def test_our_export_ids_area_bbox_match(tmp_path: Path) -> None:
     stuff = project.add_categories([Category(10, "grass", is_thing=False)])[0]
     image = project.images()[0]
     h, w = image.size_hw
-    from annotations.geometry import Box, Polygon
+    from annotations.geometry import Box
 
     project.add_annotations([
         Annotation(0, image.id, stuff.id, Box(0, 0, w, 8), z_order=-2),  # behind everything
@@ -73,7 +72,8 @@ def test_our_export_ids_area_bbox_match(tmp_path: Path) -> None:
     assert len(grass) == 1 and grass[0]["iscrowd"] == 0  # both stuff pieces form one segment
     assert len([s for s in first["segments_info"] if s["iscrowd"]]) == 1
     # the segment of the top-most box owns its pixels
-    ids = np.array(PILImage.open(tmp_path / "all" / "annotations" / "panoptic_train" / first["file_name"]), dtype=np.uint32)[..., 0]
+    png = tmp_path / "all" / "annotations" / "panoptic_train" / first["file_name"]
+    ids = np.array(PILImage.open(png), dtype=np.uint32)[..., 0]
     top = next(s for s in first["segments_info"] if s["bbox"] == [0, 0, 3, 3])
     assert (ids[:3, :3] == top["id"]).all()
     project.close()
@@ -82,13 +82,14 @@ def test_our_export_ids_area_bbox_match(tmp_path: Path) -> None:
 def _project_from_panoptic(folder: Path, tmp_path: Path) -> Project:
     """Test-side reader of the reference sample: one mask annotation per segment."""
     document = json.loads((folder / "panoptic_examples.json").read_text())
-    categories = [Category(c["id"], c["name"], "#%02x%02x%02x" % tuple(c["color"]), c["supercategory"], bool(c["isthing"]))
+    categories = [Category(c["id"], c["name"], "#{:02x}{:02x}{:02x}".format(*c["color"]), c["supercategory"], bool(c["isthing"]))
                   for c in document["categories"]]
     project = Project.create(tmp_path / "pan.segproj", categories)
     sizes = {im["id"]: im for im in document["images"]}
     for ann in document["annotations"]:
         info = sizes[ann["image_id"]]
-        project.add_images([Image(ann["image_id"], str(folder / "input_images" / info["file_name"]), info["width"], info["height"])])
+        project.add_images([Image(ann["image_id"], str(folder / "input_images" / info["file_name"]),
+                                  info["width"], info["height"])])
         rgb = np.array(PILImage.open(folder / "panoptic_examples" / ann["file_name"]), dtype=np.uint32)
         ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
         project.add_annotations([
@@ -113,7 +114,8 @@ def test_pq_of_our_export_against_the_reference_is_one(shared_data: Path, tmp_pa
     categories = {c["id"]: c for c in gt["categories"]}
     pairs = [(a, pred[a["image_id"]]) for a in gt["annotations"]]
     with contextlib.redirect_stdout(io.StringIO()):
-        stat = pq_compute_single_core(0, pairs, str(folder / "panoptic_examples"), str(tmp_path / "pan" / "annotations" / "panoptic_train"), categories)
+        stat = pq_compute_single_core(0, pairs, str(folder / "panoptic_examples"),
+                                      str(tmp_path / "pan" / "annotations" / "panoptic_train"), categories)
     results = average_pq(stat, categories)
     assert results["All"]["pq"] == pytest.approx(1.0) and results["All"]["sq"] == pytest.approx(1.0)
     matched = [s for a in gt["annotations"] for s in a["segments_info"] if not s["iscrowd"]]

@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
+from format_helpers import VOC_CLASSES, build_project, dense, snapshot, write_image
 from PIL import Image as PILImage
 from pycocotools import mask as mask_utils
 
@@ -18,10 +19,8 @@ from annotations.geometry import Box, Mask, rle
 from annotations.model import Category
 from annotations.store import Project
 
-from format_helpers import VOC_CLASSES, build_project, dense, snapshot, write_image
 
-
-@pytest.fixture()
+@pytest.fixture
 def voc_project(tmp_path: Path):
     project = build_project(tmp_path, VOC_CLASSES, n_images=4, suffix=".png")
     yield project
@@ -146,7 +145,7 @@ def test_import_box_with_float_coordinates(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "xml_text, message",
+    ("xml_text", "message"),
     [
         ("<annotation><filename>a.jpg</filename>\n<object><name>dog</name></objec></annotation>", "malformed XML at line 2"),
         (BOMB, "entity"),
@@ -190,8 +189,8 @@ def test_import_labelme_semantic_voc_tree(shared_data: Path, tmp_path: Path) -> 
 
 
 def test_voc_preset_classes_give_voc_indices(tmp_path: Path) -> None:
-    from annotations.presets import load_preset
     from annotations.model import Annotation, Image
+    from annotations.presets import load_preset
 
     categories = load_preset("voc")
     with Project.create(tmp_path / "p.segproj", categories) as project:

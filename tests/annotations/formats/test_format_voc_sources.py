@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from format_helpers import write_image
 from PIL import Image as PILImage
 
 from annotations.errors import FormatError
@@ -17,8 +18,6 @@ from annotations.geometry import Box, Mask, rle
 from annotations.model import Annotation, Category, Image
 from annotations.store import Project
 
-from format_helpers import write_image
-
 SIZE_HW = (24, 32)
 
 
@@ -26,8 +25,8 @@ def _tree(root: Path, objects: list[tuple[str, tuple[int, int, int, int]]]) -> P
     """A one-image VOC tree (``a.jpg``) with these objects (name, 1-based inclusive box)."""
     (root / "Annotations").mkdir(parents=True)
     write_image(root / "JPEGImages" / "a.jpg", SIZE_HW, seed=1)
-    xml = [f"<annotation><filename>a.jpg</filename><size><width>{SIZE_HW[1]}</width><height>{SIZE_HW[0]}</height>"
-           "<depth>3</depth></size>"]
+    xml = [(f"<annotation><filename>a.jpg</filename><size><width>{SIZE_HW[1]}</width><height>{SIZE_HW[0]}</height>"
+           "<depth>3</depth></size>")]
     for name, (x1, y1, x2, y2) in objects:
         xml.append(f"<object><name>{name}</name><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax>"
                    f"<ymax>{y2}</ymax></bndbox></object>")
@@ -55,8 +54,10 @@ def test_semantic_export_with_colon_names_comes_back_with_the_same_names(tmp_pat
     write_image(tmp_path / "img" / "a.png", SIZE_HW, seed=2)
     project = Project.create(tmp_path / "p.segproj", [Category(1, "ratio 1:2", "#800000"), Category(2, "plain", "#008000")])
     (image,) = project.add_images([Image(0, "img/a.png", SIZE_HW[1], SIZE_HW[0])])
-    left = np.zeros(SIZE_HW, bool); left[:, :10] = True
-    right = np.zeros(SIZE_HW, bool); right[:, 20:] = True
+    left = np.zeros(SIZE_HW, bool)
+    left[:, :10] = True
+    right = np.zeros(SIZE_HW, bool)
+    right[:, 20:] = True
     project.add_annotations([Annotation(0, image.id, 1, rle.encode(left)), Annotation(0, image.id, 2, rle.encode(right))])
     export_voc(project, tmp_path / "voc", ExportOptions())
     project.close()

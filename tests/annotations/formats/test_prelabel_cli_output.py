@@ -39,7 +39,7 @@ def test_failed_images_are_listed_one_per_line() -> None:
     assert summary_lines(OldResult(3, (1,), 2, 0.5)) == ["pre-labeled 1 images with model version 3: 2 predictions in 0.5 s"]
 
 
-def test_prelabel_command_prints_the_failed_images(new_project, monkeypatch, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+def test_prelabel_command_prints_the_failed_images(new_project, monkeypatch, capsys: pytest.CaptureFixture) -> None:
     import engine.console
 
     result = PrelabelResult(2, (1,), 0, 0.1, failed_images=((1, "file not found: img.png"),))

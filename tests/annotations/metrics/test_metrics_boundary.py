@@ -4,7 +4,6 @@ nucleus masks, dense vs RLE-crop paths, and the RLE helpers."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,13 @@ from pycocotools import mask as mask_utils
 
 from annotations.errors import MetricsError
 from annotations.metrics.boundary import (
-    _parse_counts, boundary_iou, boundary_iou_rle, boundary_width, decode_crop, mask_to_boundary, rle_counts,
+    _parse_counts,
+    boundary_iou,
+    boundary_iou_rle,
+    boundary_width,
+    decode_crop,
+    mask_to_boundary,
+    rle_counts,
     semantic_boundary_iou,
 )
 
@@ -99,8 +104,10 @@ def test_counts_parser_and_crop_decode_match_pycocotools(h, w, data):
     np.testing.assert_array_equal(mask_utils.decode({"size": [h, w], "counts": r["counts"].encode()}), m)
     np.testing.assert_array_equal(_parse_counts(r["counts"]), rle_counts(r))
     assert rle_counts(r).sum() == h * w
-    x0 = data.draw(st.integers(0, w - 1)); x1 = data.draw(st.integers(x0 + 1, w))
-    y0 = data.draw(st.integers(0, h - 1)); y1 = data.draw(st.integers(y0 + 1, h))
+    x0 = data.draw(st.integers(0, w - 1))
+    x1 = data.draw(st.integers(x0 + 1, w))
+    y0 = data.draw(st.integers(0, h - 1))
+    y1 = data.draw(st.integers(y0 + 1, h))
     np.testing.assert_array_equal(decode_crop(r, x0, y0, x1, y1), m[y0:y1, x0:x1])
 
 

@@ -16,7 +16,7 @@ from annotations.store import Project
 FAKE100 = "coco_eval_val2014_fake100"
 
 
-@pytest.mark.parametrize("iou_type, results", [("segm", "instances_val2014_fakesegm100_results.json"),
+@pytest.mark.parametrize(("iou_type", "results"), [("segm", "instances_val2014_fakesegm100_results.json"),
                                                ("bbox", "instances_val2014_fakebbox100_results.json")])
 def test_review_gt_dt_reproduces_expected_stats(shared_data, tmp_path: Path, iou_type, results, capsys):
     folder = shared_data / FAKE100
@@ -56,7 +56,7 @@ def test_review_project_modes(tmp_path: Path, capsys):
     assert data["kind"] == "project_vs_project" and data["summary"]["tp"] == 1 and data["summary"]["fp"] == 0
 
 
-@pytest.mark.parametrize("argv, message", [
+@pytest.mark.parametrize(("argv", "message"), [
     (["review"], "PROJECT"),
     (["review", "nope.segproj"], "no such project"),
     (["review", "--gt", "missing.json", "--dt", "missing2.json"], "cannot read"),

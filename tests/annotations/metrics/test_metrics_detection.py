@@ -64,7 +64,8 @@ def test_gt_annotation_id_zero_scores_a_perfect_detection_as_ap_1(iou_type, back
         from pycocotools import mask as mask_utils
 
         rle = mask_utils.merge(mask_utils.frPyObjects(gt["annotations"][0]["segmentation"], 100, 100))
-        results = [{"image_id": 1, "category_id": 1, "segmentation": {"size": [100, 100], "counts": rle["counts"].decode()}, "score": 0.9}]
+        results = [{"image_id": 1, "category_id": 1,
+                    "segmentation": {"size": [100, 100], "counts": rle["counts"].decode()}, "score": 0.9}]
     evaluation = evaluate_coco(gt, results, iou_type, backend=backend)
     assert evaluation.gt_ids_renumbered
     assert evaluation.stats["AP"] == pytest.approx(1.0)
@@ -86,7 +87,9 @@ def test_the_pitfall_is_real_in_raw_pycocotools():
         coco.createIndex()
         dt = coco.loadRes([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 30], "score": 0.9}])
         ev = COCOeval(coco, dt, "bbox")
-        ev.evaluate(); ev.accumulate(); ev.summarize()
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
     assert ev.stats[0] == pytest.approx(0.0)
 
 
@@ -108,7 +111,7 @@ def test_pr_curve_and_per_category_ap(fake100):
 
 
 @pytest.mark.parametrize(
-    "mutate, message",
+    ("mutate", "message"),
     [
         (lambda gt, res: res.append({"image_id": 999, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}), "image 999"),
         (lambda gt, res: gt["annotations"][0].pop("area"), "lacks"),

@@ -11,12 +11,19 @@ import numpy as np
 import pytest
 
 from annotations.errors import MetricsError
-from annotations.geometry import Box, Polygon, rle, to_mask
+from annotations.geometry import Box, Polygon, to_mask
 from annotations.metrics.report_html import write_html
 from annotations.metrics.report_json import SCHEMA_VERSION, write_json
 from annotations.metrics.review import model_vs_final, project_vs_coco, project_vs_project
 from annotations.model import (
-    Annotation, Category, Image, ImageStatus, ModelVersion, Prediction, accept_prediction, reject_prediction,
+    Annotation,
+    Category,
+    Image,
+    ImageStatus,
+    ModelVersion,
+    Prediction,
+    accept_prediction,
+    reject_prediction,
 )
 from annotations.store import Project
 
@@ -27,7 +34,7 @@ def _square(x: float, y: float, s: float) -> Polygon:
     return Polygon.from_points([[x, y], [x + s, y], [x + s, y + s], [x, y + s]])
 
 
-@pytest.fixture()
+@pytest.fixture
 def reviewed_project(tmp_path: Path):
     """Two finished images and one in progress; one model version whose predictions were
     accepted unchanged, edited, rejected, left proposed; one human shape the model missed."""
@@ -138,7 +145,8 @@ def test_project_vs_project_agreement(tmp_path: Path):
         assert report.per_image[0].path == "img/a.png" or report.per_image[0].fp > 0
         assert report.summary["unmatched_images"] == {"reference_only": 0, "compared_only": 0}
     finally:
-        a.close(); b.close()
+        a.close()
+        b.close()
 
 
 def test_project_vs_project_boxes_only_uses_bbox(tmp_path: Path):
@@ -150,7 +158,8 @@ def test_project_vs_project_boxes_only_uses_bbox(tmp_path: Path):
         assert report.summary["mean_iou"] == pytest.approx(0.75)
         assert report.coco["AP50"] == pytest.approx(1.0)
     finally:
-        a.close(); b.close()
+        a.close()
+        b.close()
 
 
 def test_mismatched_image_sizes_are_a_clear_error(tmp_path: Path):
@@ -160,7 +169,8 @@ def test_mismatched_image_sizes_are_a_clear_error(tmp_path: Path):
         with pytest.raises(MetricsError, match="image sizes differ for img/a.png"):
             project_vs_project(a, b)
     finally:
-        a.close(); b.close()
+        a.close()
+        b.close()
 
 
 def test_project_vs_coco_with_gt_id_zero(tmp_path: Path):

@@ -44,23 +44,27 @@ def test_same_files_from_projects_in_different_folders_pair_by_file(tmp_path: Pa
         assert report.summary["unmatched_images"] == {"reference_only": 0, "compared_only": 0}
         assert (report.summary["tp"], report.summary["fp"], report.summary["fn"]) == (3, 0, 0)
     finally:
-        a.close(); b.close()
+        a.close()
+        b.close()
 
 
 def test_copies_of_a_data_set_still_pair_by_relative_path(tmp_path: Path):
     rel = ["img/day/cam.png", "img/night/cam.png"]
-    (tmp_path / "a").mkdir(); (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     a = _project(tmp_path / "a" / "p.segproj", [tmp_path / "a" / r for r in rel])
     b = _project(tmp_path / "b" / "p.segproj", [tmp_path / "b" / r for r in rel])
     try:
         report = project_vs_project(a, b)
         assert report.summary["images"] == 2 and report.summary["tp"] == 2
     finally:
-        a.close(); b.close()
+        a.close()
+        b.close()
 
 
 def test_cli_reports_unpaired_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    (tmp_path / "a").mkdir(); (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     _project(tmp_path / "a" / "p.segproj", [tmp_path / "a" / "one.png", tmp_path / "a" / "two.png"]).close()
     _project(tmp_path / "b" / "p.segproj", [tmp_path / "b" / "one.png", tmp_path / "b" / "three.png"]).close()
     assert main.main(["review", str(tmp_path / "a" / "p.segproj"), "--against", str(tmp_path / "b" / "p.segproj"),

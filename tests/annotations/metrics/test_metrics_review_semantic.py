@@ -13,8 +13,8 @@ import pytest
 from pycocotools import mask as mask_utils
 
 import main
-from annotations.geometry import Box, Polygon, validate_polygon
 from annotations.errors import GeometryError
+from annotations.geometry import Box, Polygon, validate_polygon
 from annotations.metrics.report_html import render_html
 from annotations.metrics.report_json import SCHEMA_VERSION
 from annotations.metrics.review import model_vs_final, project_vs_coco, project_vs_project
@@ -155,7 +155,8 @@ def test_project_against_itself_is_perfect(coco128):
     try:
         sem = project_vs_project(a, b, boundary=False).semantic
     finally:
-        a.close(); b.close()
+        a.close()
+        b.close()
     assert sem["pixel_accuracy"] == 1.0 and sem["miou"] == 1.0 and sem["mean_dice"] == 1.0
     assert sem["mean_class_accuracy"] == 1.0 and sem["fw_iou"] == pytest.approx(1.0)
     absent = [c for c in sem["per_class"] if c["gt_pixels"] == 0]
@@ -179,7 +180,8 @@ def test_paint_order_and_crowd_are_honoured(tmp_path: Path):
                            Annotation(0, ib.id, 2, Box(30, 0, 40, 30))])  # inside A's crowd: ignored
         sem = project_vs_project(a, b).semantic
     finally:
-        a.close(); b.close()
+        a.close()
+        b.close()
     matrix = np.array(sem["confusion"]["matrix"])
     assert matrix.sum() == 30 * 30  # the 10-pixel-wide crowd column is void
     assert matrix[2, 1] == 100 and matrix[1, 1] == 300 and matrix[0, 0] == 500

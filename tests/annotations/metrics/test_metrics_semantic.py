@@ -59,7 +59,7 @@ def test_matches_cityscapes_pixel_level_evaluation(voc_pairs, tmp_path: Path):
     cs_eval = pytest.importorskip("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling")
     from cityscapesscripts.helpers.labels import id2label, labels
 
-    eval_ids = [l.id for l in labels if not l.ignoreInEval and l.id >= 0]
+    eval_ids = [label.id for label in labels if not label.ignoreInEval and label.id >= 0]
     assert len(eval_ids) == 19
     # VOC class v -> a distinct Cityscapes eval labelId; VOC void (255) -> "unlabeled" (0).
     lut = np.zeros(256, dtype=np.uint8)
@@ -72,7 +72,8 @@ def test_matches_cityscapes_pixel_level_evaluation(voc_pairs, tmp_path: Path):
         gt_path, pred_path = tmp_path / f"gt{index}_labelIds.png", tmp_path / f"pred{index}.png"
         Image.fromarray(g, mode="L").save(gt_path)
         Image.fromarray(p, mode="L").save(pred_path)
-        gt_files.append(str(gt_path)); pred_files.append(str(pred_path))
+        gt_files.append(str(gt_path))
+        pred_files.append(str(pred_path))
         # Our convention: GT pixels of ignoreInEval classes are void (ignore_index).
         ignored = np.array([id2label[i].ignoreInEval for i in range(34)])
         cs_pairs.append((np.where(ignored[g], 255, g), p))

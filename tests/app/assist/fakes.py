@@ -50,8 +50,9 @@ class FakeClient:
     def kill(self) -> None:
         pass
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float = 5.0) -> None:
         self.shut_down = True
+        self.shutdown_timeout = timeout
 
 
 def make_fake_window(project: Any):
@@ -99,7 +100,7 @@ def make_fake_window(project: Any):
             self.imageChanged.emit(image_id)
 
         def execute(self, command: Any) -> Any:
-            done = self.project.execute(command)
+            done = self.project.execute_change(command)
             self.refresh()
             return done
 

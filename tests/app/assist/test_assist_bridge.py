@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.assist.bridge import EngineBridge, JobState, WorkerState  # noqa: E402
-from app.assist.jobs_panel import JobsPanel  # noqa: E402
-from engine.protocol import (  # noqa: E402
+from app.assist.bridge import EngineBridge, JobState, WorkerState
+from app.assist.jobs_panel import JobsPanel
+from engine.protocol import (
     Cancelled,
     Failed,
     Prelabel,
@@ -22,15 +22,15 @@ from engine.protocol import (  # noqa: E402
     Train,
     WorkerDied,
 )
-from tests.app.assist.fakes import FakeClient  # noqa: E402
+from tests.app.assist.fakes import FakeClient
 
 
-@pytest.fixture()
+@pytest.fixture
 def client() -> FakeClient:
     return FakeClient()
 
 
-@pytest.fixture()
+@pytest.fixture
 def bridge(qtbot, client):
     b = EngineBridge(lambda: client, poll_interval_ms=5)
     yield b

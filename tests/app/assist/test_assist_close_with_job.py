@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("torch")  # the worker process needs it (the GUI process never imports it)
 
-from app.assist.bridge import JobState  # noqa: E402
-from engine.protocol import Train  # noqa: E402
-from tests.app.assist.fakes import make_shapes_project  # noqa: E402
+from app.assist.bridge import JobState
+from engine.protocol import Train
+from tests.app.assist.fakes import make_shapes_project
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.assist import MASK_TOOL_NAME, install  # noqa: E402
-from tests.app.assist.fakes import FakeClient, make_fake_window  # noqa: E402
+from app.assist import MASK_TOOL_NAME, install
+from tests.app.assist.fakes import FakeClient, make_fake_window
 
 
 def test_install_registers_panels_tool_and_menu(qtbot, new_project) -> None:

@@ -8,19 +8,19 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
-from annotations.geometry import Box, Polygon, iou, rle  # noqa: E402
-from annotations.model import ModelVersion, Prediction, PredictionState, UpdateAnnotation  # noqa: E402
-from app.assist.bridge import EngineBridge  # noqa: E402
-from app.assist.context import AssistContext  # noqa: E402
-from app.assist.predictions_panel import PredictionsPanel  # noqa: E402
-from app.assist.prelabel_layer import PredictionKeys, PredictionLayer  # noqa: E402
-from engine.protocol import Prelabel  # noqa: E402
-from tests.app.assist.fakes import FakeClient, make_fake_window  # noqa: E402
+from annotations.geometry import Box, Polygon, iou, rle
+from annotations.model import ModelVersion, Prediction, PredictionState, UpdateAnnotation
+from app.assist.bridge import EngineBridge
+from app.assist.context import AssistContext
+from app.assist.predictions_panel import PredictionsPanel
+from app.assist.prelabel_layer import PredictionKeys, PredictionLayer
+from engine.protocol import Prelabel
+from tests.app.assist.fakes import FakeClient, make_fake_window
 
 
-@pytest.fixture()
+@pytest.fixture
 def setup(qtbot, new_project):
     project = new_project
     version = project.add_model_version(ModelVersion(0, "unet", (1, 2), promoted=True))

@@ -10,14 +10,14 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from annotations.geometry import to_box  # noqa: E402
-from annotations.model import DeleteAnnotation, UpdateAnnotation  # noqa: E402
-from annotations.store import Project  # noqa: E402
-from app.assist.bridge import EngineBridge  # noqa: E402
-from app.assist.context import AssistContext  # noqa: E402
-from app.assist.review_overlay import ReviewKind, read_coco_shapes  # noqa: E402
-from app.assist.review_panel import ReviewPanel  # noqa: E402
-from tests.app.assist.fakes import FakeClient, make_fake_window, make_shapes_project  # noqa: E402
+from annotations.geometry import to_box
+from annotations.model import DeleteAnnotation, UpdateAnnotation
+from annotations.store import Project
+from app.assist.bridge import EngineBridge
+from app.assist.context import AssistContext
+from app.assist.review_overlay import ReviewKind, read_coco_shapes
+from app.assist.review_panel import ReviewPanel
+from tests.app.assist.fakes import FakeClient, make_fake_window, make_shapes_project
 
 
 def write_coco(project: Project, path) -> None:
@@ -34,7 +34,7 @@ def write_coco(project: Project, path) -> None:
     path.write_text(json.dumps({"images": images, "categories": categories, "annotations": annotations}))
 
 
-@pytest.fixture()
+@pytest.fixture
 def setup(qtbot, tmp_path):
     path = make_shapes_project(tmp_path / "a", images=3, finished=3)
     other_path = tmp_path / "b.segproj"

@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from annotations.geometry import Mask, Polygon, rle  # noqa: E402
-from app.assist.bridge import EngineBridge  # noqa: E402
-from app.assist.context import AssistContext  # noqa: E402
-from app.assist.segmenter import InteractiveSegmenter  # noqa: E402
-from engine.protocol import Failed, Segment, SegmentMethod, SegmentResult, Succeeded  # noqa: E402
-from tests.app.assist.fakes import FakeClient, make_fake_window  # noqa: E402
+from annotations.geometry import Mask, Polygon, rle
+from app.assist.bridge import EngineBridge
+from app.assist.context import AssistContext
+from app.assist.segmenter import InteractiveSegmenter
+from engine.protocol import Failed, Segment, SegmentMethod, SegmentResult, Succeeded
+from tests.app.assist.fakes import FakeClient, make_fake_window
 
 
 def _result(y0: int, y1: int, x0: int, x1: int) -> SegmentResult:
@@ -22,7 +22,7 @@ def _result(y0: int, y1: int, x0: int, x1: int) -> SegmentResult:
     return SegmentResult(mask.size, mask.counts, SegmentMethod.GRABCUT, 12.0)
 
 
-@pytest.fixture()
+@pytest.fixture
 def setup(qtbot, new_project):
     client = FakeClient()
     bridge = EngineBridge(lambda: client, poll_interval_ms=5)

@@ -6,17 +6,17 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from annotations.geometry import Box  # noqa: E402
-from annotations.model import Image, ImageStatus, ModelVersion, Prediction  # noqa: E402
-from app.assist.bridge import EngineBridge, JobState  # noqa: E402
-from app.assist.context import AssistContext  # noqa: E402
-from app.assist.retrain_policy import RetrainSettings, decide  # noqa: E402
-from app.assist.training_panel import TrainingPanel, curve_series, flatten_metrics  # noqa: E402
-from engine.protocol import Cancelled, Progress, Started, Succeeded, Train, TrainResult  # noqa: E402
-from tests.app.assist.fakes import FakeClient, make_fake_window  # noqa: E402
+from annotations.geometry import Box
+from annotations.model import Image, ImageStatus, ModelVersion, Prediction
+from app.assist.bridge import EngineBridge, JobState
+from app.assist.context import AssistContext
+from app.assist.retrain_policy import RetrainSettings, decide
+from app.assist.training_panel import TrainingPanel, curve_series, flatten_metrics
+from engine.protocol import Cancelled, Progress, Started, Succeeded, Train, TrainResult
+from tests.app.assist.fakes import FakeClient, make_fake_window
 
 
-@pytest.fixture()
+@pytest.fixture
 def setup(qtbot, new_project):
     client = FakeClient()
     bridge = EngineBridge(lambda: client, poll_interval_ms=5)

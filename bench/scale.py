@@ -1,0 +1,187 @@
+"""The workspace at scale: open, filter, next image, accept a pre-label, a reload after an engine
+job and the training panel's timer tick, on a project of 100,000 images and 1,000,000 shapes —
+this tree's code against a baseline tree (default: commit 620f868, before issue 14's fixes) in
+the same run, each on its own copy of the same generated project, with the ratio.
+
+Each side runs in its own process (``--measure``) with ``PYTHONPATH`` at its tree; the parent
+builds the baseline tree with ``git archive`` and prints one table. Latencies are wall-clock
+milliseconds on the offscreen Qt platform (no display), median and worst of ``--repeat`` runs.
+
+    .venv/bin/python bench/scale.py [--images 100000] [--shapes 1000000] [--repeat 15]
+        [--baseline-rev 620f868 | --baseline-tree PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PREDICTED_IMAGES = 40
+"""Images that get two pre-labels each (accept latency is measured on them)."""
+
+
+# ---------------------------------------------------------------------------------- measure side
+def build(path: Path, n_images: int, n_shapes: int) -> None:
+    """A project of ``n_images`` image records (files absent: the canvas shows its missing-file
+    frame) and ``n_shapes`` boxes spread evenly, plus a model version and two pre-labels on each
+    of the first :data:`PREDICTED_IMAGES` images. Deterministic: both sides get the same data."""
+    from annotations.geometry import Box
+    from annotations.model import Annotation, Category, Image, ModelVersion, Prediction
+    from annotations.store import Project
+
+    categories = [Category(i, f"class{i}", "#%06x" % (i * 0x151515 % 0xFFFFFF)) for i in range(1, 6)]
+    with Project.create(path, categories) as project:
+        project.add_images([Image(i + 1, f"images/{i + 1:06d}.jpg", 640, 480) for i in range(n_images)])
+        per_image = max(1, n_shapes // n_images)
+        chunk: list[Any] = []
+        for k in range(n_shapes):
+            image_id = 1 + k // per_image if k // per_image < n_images else 1 + k % n_images
+            j = k % per_image
+            x, y = 10 + (j * 53) % 560, 10 + (j * 37) % 400
+            chunk.append(Annotation(0, image_id, 1 + k % 5, Box(x, y, x + 40, y + 30), z_order=j))
+            if len(chunk) == 50_000:
+                project.add_annotations(chunk)
+                chunk = []
+        if chunk:
+            project.add_annotations(chunk)
+        version = project.add_model_version(ModelVersion(0, "unet_tiny", tuple(c.id for c in categories)))
+        project.add_predictions(
+            Prediction(0, image_id, 1 + s, Box(300 + 60 * s, 300, 340 + 60 * s, 340), 0.9 - 0.1 * s, version.id)
+            for image_id in range(1, PREDICTED_IMAGES + 1)
+            for s in range(2)
+        )
+
+
+def _timed(action: Callable[[], Any], settle: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    action()
+    settle()
+    return (time.perf_counter() - start) * 1000.0
+
+
+def measure(project_path: Path, repeat: int) -> dict[str, list[float]]:
+    """Milliseconds per operation (a list per operation) with the code on ``sys.path``."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["scale-bench", "-platform", "offscreen"])
+    from annotations.store import Project
+    from app.main_window import MainWindow
+
+    def settle() -> None:
+        app.processEvents()
+
+    times: dict[str, list[float]] = {}
+    holder: dict[str, Any] = {}
+
+    def open_window() -> None:
+        window = MainWindow(Project.open(project_path), owns_project=True)
+        window.resize(1400, 900)
+        window.show()
+        holder["window"] = window
+
+    times["open"] = [_timed(open_window, settle)]
+    window = holder["window"]
+    for _ in range(3):
+        settle()
+    first = window.session.images[0].id
+    window.open_image(first)
+    settle()
+
+    times["next_image"] = [_timed(lambda: window.step_image(+1), settle) for _ in range(repeat)]
+    panel = window.images_panel
+    filters: list[float] = []
+    for _ in range(max(1, repeat // 5)):
+        filters.append(_timed(lambda: panel.set_status_filter("unfinished"), settle))
+        filters.append(_timed(lambda: panel.set_status_filter("all"), settle))
+    times["filter"] = filters
+    times["reload"] = [_timed(window.refresh, settle) for _ in range(max(3, repeat // 3))]
+
+    features = window.assist
+    layer, training = features.layer, features.training_panel
+    times["training_timer_tick"] = [_timed(training.check_auto_retrain, settle) for _ in range(max(3, repeat // 3))]
+
+    accepts: list[float] = []
+    for image_id in range(1, min(PREDICTED_IMAGES, repeat) + 1):
+        window.open_image(image_id)
+        features.context.predictionsChanged.emit()
+        settle()
+        if not layer.predictions:
+            continue
+        layer.select(layer.predictions[0].id)
+        accepts.append(_timed(layer.accept, settle))
+    times["accept"] = accepts
+    window.close()
+    settle()
+    return times
+
+
+# ---------------------------------------------------------------------------------- parent side
+def _run_side(tree: Path, project: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+    env = dict(os.environ, PYTHONPATH=str(tree), QT_QPA_PLATFORM="offscreen")
+    command = [sys.executable, str(Path(__file__).resolve()), "--measure", "--project", str(project),
+               "--images", str(args.images), "--shapes", str(args.shapes), "--repeat", str(args.repeat)]
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{tree}: measuring failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _baseline_tree(args: argparse.Namespace, scratch: Path) -> Path:
+    if args.baseline_tree:
+        return Path(args.baseline_tree).resolve()
+    tree = scratch / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_rev], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def _row(name: str, new: list[float], old: list[float]) -> str:
+    if not new or not old:
+        return f"{name:<22} (no samples)"
+    new_med, old_med = statistics.median(new), statistics.median(old)
+    ratio = old_med / new_med if new_med > 0 else float("inf")
+    return (f"{name:<22} {old_med:>10.1f} {max(old):>10.1f} {new_med:>10.1f} {max(new):>10.1f} {ratio:>8.1f}x")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--shapes", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--baseline-rev", default="620f868")
+    parser.add_argument("--baseline-tree", default="")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--project", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        project = Path(args.project)
+        if not project.exists():
+            build(project, args.images, args.shapes)
+        print(json.dumps(measure(project, args.repeat)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="scale-bench-") as folder:
+        scratch = Path(folder)
+        baseline = _baseline_tree(args, scratch)
+        old = _run_side(baseline, scratch / "old.segproj", args)
+        new = _run_side(ROOT, scratch / "new.segproj", args)
+    print(f"{args.images:,} images, {args.shapes:,} shapes; milliseconds (median, worst); "
+          f"baseline {args.baseline_tree or args.baseline_rev} vs this tree")
+    print(f"{'operation':<22} {'old med':>10} {'old max':>10} {'new med':>10} {'new max':>10} {'speed-up':>9}")
+    for name in ("open", "next_image", "filter", "reload", "training_timer_tick", "accept"):
+        print(_row(name, new.get(name, []), old.get(name, [])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
