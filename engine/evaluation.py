@@ -19,6 +19,7 @@ import torch
 
 from annotations.geometry import rle, to_box, to_mask
 from annotations.metrics.detection import coco_map
+from annotations.metrics.saliency import saliency_summary
 from annotations.metrics.semantic import confusion_matrix, semantic_metrics
 from engine.catalog import OutputKind
 from engine.data import ImageCache, SnapshotImage, semantic_target
@@ -132,7 +133,21 @@ def _semantic(items: Sequence[SnapshotImage], predictions: Sequence[ImagePredict
         "mean_dice": _num(m.mean_dice),
         "iou_per_class": {name: _num(float(v)) for name, v in zip(["background", *map(str, class_ids)], m.iou)},
         "val_images": len(items),
+        **_binary_measures(items, predictions, class_index),
     }
+
+
+def _binary_measures(items: Sequence[SnapshotImage], predictions: Sequence[ImagePrediction],
+                     class_index: dict[int, int]) -> dict[str, Any]:
+    """``{"saliency": ...}`` for a one-class (foreground/background) model: the saliency measures
+    (S-measure, E-measure, weighted F-beta, F-beta max/mean/adaptive, MAE) of its foreground
+    probability maps against the finished masks, ignore pixels counted as background; else ``{}``."""
+    if len(class_index) != 1 or any(p.foreground_probability is None for p in predictions):
+        return {}
+    maps = [p.foreground_probability for p in predictions if p.foreground_probability is not None]
+    truths = [semantic_target(item, class_index) == 1 for item in items]
+    measures = saliency_summary(maps, truths).to_json()
+    return {"saliency": {key: value for key, value in measures.items() if key != "per_image"}}
 
 
 def _coco(items: Sequence[SnapshotImage], predictions: Sequence[ImagePrediction], class_index: dict[int, int],

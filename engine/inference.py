@@ -65,7 +65,9 @@ class ImagePrediction:
     ``label_map``: semantic models, (H, W) class indices (0 = background);
     ``class_scores``: semantic models, mean winning probability per predicted class index;
     ``uncertain_fraction``: semantic models, share of pixels whose two most likely classes are
-    within ``UNCERTAIN_MARGIN`` of each other (the low-confidence area).
+    within ``UNCERTAIN_MARGIN`` of each other (the low-confidence area);
+    ``foreground_probability``: binary semantic models (background + one class), the (H, W)
+    float32 probability of the class, for the saliency measures of validation.
     """
 
     size_hw: tuple[int, int]
@@ -73,6 +75,7 @@ class ImagePrediction:
     label_map: np.ndarray | None = None
     class_scores: dict[int, float] = field(default_factory=dict)
     uncertain_fraction: float | None = None
+    foreground_probability: np.ndarray | None = None
 
 
 UNCERTAIN_MARGIN = 0.25
@@ -194,8 +197,9 @@ def _predict_semantic(built: BuiltModel, images: Sequence[np.ndarray], device: t
                 if c == 0:
                     continue
                 scores[int(c)] = float(best[j][label_map[j] == c].mean())
+            foreground = probs[j, 1].cpu().numpy() if probs.shape[1] == 2 else None
             results[i] = ImagePrediction((int(height), int(width)), [], labels_np, scores,
-                                         float(uncertain[j]) if uncertain is not None else None)
+                                         float(uncertain[j]) if uncertain is not None else None, foreground)
     return [r for r in results if r is not None]
 
 

@@ -188,7 +188,20 @@ def pq_from_files(gt_json: str | Path, gt_folder: str | Path, pred_json: str | P
                   pred_folder: str | Path) -> PanopticResult:
     """PQ of COCO panoptic predictions (JSON + PNG folder) against the ground truth, same inputs
     as panopticapi's ``pq_compute``. Every GT image needs a prediction."""
-    from PIL import Image as PILImage
+    from annotations.errors import ImageFileError
+    from annotations.imageio import decode_pil
+
+    def read_ids(folder: str | Path, file_name: object, image_id: object) -> np.ndarray:
+        """The segment-id map of one PNG, read through the one image opener (pixel budget), from
+        inside ``folder`` only (a ``file_name`` that leads out of it is refused)."""
+        root = Path(folder).resolve()
+        path = (root / str(file_name)).resolve()
+        if not path.is_relative_to(root):
+            raise MetricsError(f"image {image_id}: file_name {file_name!r} leads outside {root}")
+        try:
+            return rgb_to_id(np.array(decode_pil(path, upright=False).convert("RGB")))
+        except (ImageFileError, OSError) as exc:
+            raise MetricsError(f"image {image_id}: cannot read a panoptic PNG: {exc}") from exc
 
     gt = _load(gt_json)
     pred = _load(pred_json)
@@ -200,11 +213,8 @@ def pq_from_files(gt_json: str | Path, gt_folder: str | Path, pred_json: str | P
         if image_id not in predictions:
             raise MetricsError(f"{pred_json}: no prediction for image {image_id}")
         p = predictions[image_id]
-        try:
-            gt_png = rgb_to_id(np.array(PILImage.open(Path(gt_folder) / ann["file_name"]).convert("RGB")))
-            pred_png = rgb_to_id(np.array(PILImage.open(Path(pred_folder) / p["file_name"]).convert("RGB")))
-        except OSError as exc:
-            raise MetricsError(f"image {image_id}: cannot read a panoptic PNG: {exc}") from exc
+        gt_png = read_ids(gt_folder, ann["file_name"], image_id)
+        pred_png = read_ids(pred_folder, p["file_name"], image_id)
         acc.add(gt_png, ann["segments_info"], pred_png, p["segments_info"], where=f"image {image_id}")
     return acc.result()
 

@@ -175,3 +175,18 @@ def test_warm_start_parent_without_its_weight_file_is_a_clear_input_error(blob_p
     missing.unlink()
     with pytest.raises(EngineInputError, match=rf"model version {version.id} .*{missing.name}.*--weights"):
         run_train(Train(str(blob_project), epochs=1, iterations_per_epoch=1))
+
+
+def test_one_class_validation_reports_saliency_measures(membrane_project: Callable[..., Path]) -> None:
+    """A foreground/background model's validation carries the saliency measures of its probability
+    maps (soft maps: the threshold-swept F-beta and E-measure exist), consistent with the mIoU
+    line: MAE and S-measure within [0, 1], and the same validation images counted."""
+    path = membrane_project(n_done=3, n_new=0, size=96)
+    result = run_train(Train(str(path), model="unet_tiny", epochs=1, batch_size=2, seed=1,
+                             iterations_per_epoch=2, reprelabel=False))
+    saliency = result.metrics["saliency"]
+    assert saliency["images"] == result.metrics["val_images"]
+    assert saliency["soft"] is True
+    assert saliency["fbeta_max"] is not None and saliency["e_max"] is not None
+    assert 0.0 <= saliency["mae"] <= 1.0 and 0.0 <= saliency["s_measure"] <= 1.0
+    assert "saliency" in result.baseline_metrics  # the untrained model is measured the same way

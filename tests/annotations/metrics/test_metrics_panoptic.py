@@ -123,3 +123,18 @@ def test_undefined_and_bad_input():
         acc.add(gt, [], np.ones((4, 4), dtype=np.uint32), [])
     with pytest.raises(MetricsError, match="unknown category"):
         acc.add(gt, [], np.ones((4, 4), dtype=np.uint32), [{"id": 1, "category_id": 9}])
+
+
+def test_pq_from_files_reads_nothing_outside_the_prediction_folder(perturbed, tmp_path):
+    """A prediction file that names a PNG outside its folder (``../``) is refused with the image
+    named, not read."""
+    gt_json, gt_folder, pred_json, pred_folder, _ = perturbed
+    outside = pred_folder.parent / "outside.png"
+    first = next(p for p in sorted(pred_folder.iterdir()))
+    outside.write_bytes(first.read_bytes())  # a readable PNG: only the path rule can refuse it
+    data = json.loads(pred_json.read_text())
+    data["annotations"][0]["file_name"] = "../outside.png"
+    escaped = tmp_path / "escaped.json"
+    escaped.write_text(json.dumps(data))
+    with pytest.raises(MetricsError, match="leads outside"):
+        pq_from_files(gt_json, gt_folder, escaped, pred_folder)
