@@ -14,8 +14,9 @@ The module speaks torchvision's detection API, so the engine trains, validates a
 like Mask R-CNN: ``module(images, targets)`` in train mode returns a dict of losses (targets:
 ``boxes``, ``labels``, ``masks``); ``module(images)`` in eval mode returns per image ``boxes``
 (N, 4) xyxy pixels, ``labels`` (N,), ``scores`` (N,) and ``masks`` (N, 1, H, W) uint8.
-Images are (3, H, W) float in [0, 1], each standardised per channel (robust to stain and
-exposure); images whose long side exceeds ``max_side`` are processed downscaled.
+Images are (3, H, W) float in [0, 1], reduced to a standardised gray level that is inverted on
+light backgrounds (bright-field, H&E), so one model sees nuclei bright on dark whatever the stain
+or exposure; images whose long side exceeds ``max_side`` are processed downscaled.
 """
 
 from __future__ import annotations
@@ -63,11 +64,14 @@ class InstanceUNet(nn.Module):
     # ------------------------------------------------------------------------------ shared
     @staticmethod
     def standardise(image: torch.Tensor) -> torch.Tensor:
-        """(3, H, W) -> zero mean, unit variance per channel."""
-        flat = image.flatten(1)
-        mean = flat.mean(dim=1).view(3, 1, 1)
-        std = flat.std(dim=1).clamp_min(1e-3).view(3, 1, 1)
-        return (image - mean) / std
+        """(3, H, W) in [0, 1] -> (3, H, W): the gray level (channel mean), inverted when the
+        background is light (median > 0.5: bright-field and H&E stains, so nuclei are bright as in
+        fluorescence), at zero mean and unit variance, repeated on the 3 channels."""
+        gray = image.mean(dim=0, keepdim=True)
+        if float(gray.median()) > 0.5:
+            gray = 1.0 - gray
+        std = gray.std().clamp_min(1e-3)
+        return ((gray - gray.mean()) / std).expand(3, -1, -1)
 
     def _scale(self, size_hw: tuple[int, int]) -> float:
         return min(1.0, self.max_side / max(size_hw))
