@@ -32,11 +32,8 @@ from annotations.formats.common import (
     ExportReport,
     ImportOptions,
     ImportReport,
-    guard_target,
     place_image,
     report_progress,
-    require_image_files,
-    select_images,
 )
 from annotations.formats.mask_common import (
     DEFAULT_MASK_SUFFIXES,
@@ -49,9 +46,10 @@ from annotations.formats.mask_common import (
     read_label_png,
     region,
     save_label_png,
+    start_export,
     strip_mask_suffix,
 )
-from annotations.formats.paths import UniqueNames, safe_stem
+from annotations.formats.paths import safe_stem
 from annotations.formats.plan import ImportPlan, PlannedCategory, commit_plan
 from annotations.formats.raster import dense_mask
 from annotations.store import Project
@@ -164,11 +162,8 @@ def export_instance_png(
     image has more objects than the values left beside ``ignore_value``."""
     options = options if options is not None else ExportOptions()
     names_of = {c.id: c.name for c in project.categories()}
-    images = select_images(project, options)
-    files = require_image_files(project, images)
-    guard_target(project, out, files.values())
-    stems = UniqueNames()
-    report = ExportReport(target=Path(out).absolute())
+    start = start_export(project, out, options)
+    images, files, stems, report = start.images, start.files, start.stems, start.report
     rows: list[tuple[str, int, str]] = []
     with atomic_directory(out, overwrite=options.overwrite) as tmp:
         for done, image in enumerate(images, 1):

@@ -33,11 +33,8 @@ from annotations.formats.common import (
     ExportReport,
     ImportOptions,
     ImportReport,
-    guard_target,
     place_image,
     report_progress,
-    require_image_files,
-    select_images,
 )
 from annotations.formats.mask_common import (
     DEFAULT_MASK_SUFFIXES,
@@ -51,8 +48,9 @@ from annotations.formats.mask_common import (
     read_label_png,
     save_label_png,
     semantic_regions,
+    start_export,
 )
-from annotations.formats.paths import UniqueNames, safe_stem
+from annotations.formats.paths import safe_stem
 from annotations.formats.plan import ImportPlan, commit_plan
 from annotations.formats.raster import dense_mask
 from annotations.model import Category
@@ -171,11 +169,8 @@ def export_label_png(
     if clash:
         raise FormatError(f"class(es) {', '.join(clash)} use the background or ignore value "
                           f"({background_value}, {ignore_value}); choose other values", path=str(project.path))
-    images = select_images(project, options)
-    files = require_image_files(project, images)
-    guard_target(project, out, files.values())
-    names = UniqueNames()
-    report = ExportReport(target=Path(out).absolute())
+    start = start_export(project, out, options)
+    images, files, names, report = start.images, start.files, start.stems, start.report
     with atomic_directory(out, overwrite=options.overwrite) as tmp:
         for done, image in enumerate(images, 1):
             stem = names.take(safe_stem(Path(image.path).stem))

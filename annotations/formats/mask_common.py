@@ -8,6 +8,7 @@ its palette indices, a gray PNG its values (8 or 16 bit).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,10 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from annotations.errors import FormatError
+from annotations.formats.common import (
+    ExportOptions,
+    ExportReport,
+    guard_target,
+    require_image_files,
+    select_images,
+)
+from annotations.formats.paths import UniqueNames
 from annotations.formats.plan import PlannedAnnotation, PlannedCategory, PlannedImage
 from annotations.geometry import rle
 from annotations.imageio import decode_pil, read_header
-from annotations.model import AnnotationRole
+from annotations.model import AnnotationRole, Image
+from annotations.store import Project
 from annotations.store.image_files import IMAGE_SUFFIXES
 
 LABEL_VALUE_KEY = "label_value"
@@ -296,3 +306,23 @@ def save_label_png(values_hw: np.ndarray, path: Path) -> None:
         PILImage.fromarray(values_hw.astype(np.uint8), mode="L").save(path)
     else:
         PILImage.fromarray(values_hw.astype(np.uint16)).save(path)
+
+
+@dataclass(frozen=True)
+class ExportStart:
+    """What every mask exporter checks before it writes: the selected ``images``, their
+    source ``files`` (image id -> path), unique output ``stems`` and the ``report`` to fill."""
+
+    images: list[Image]
+    files: dict[int, Path]
+    stems: UniqueNames
+    report: ExportReport
+
+
+def start_export(project: Project, out: str | os.PathLike[str], options: ExportOptions) -> ExportStart:
+    """Select the images, require their files and refuse a target that holds the project, its
+    images or its models (:func:`guard_target`), in that order, before anything is written."""
+    images = select_images(project, options)
+    files = require_image_files(project, images)
+    guard_target(project, out, files.values())
+    return ExportStart(images, files, UniqueNames(), ExportReport(target=Path(out).absolute()))

@@ -31,13 +31,10 @@ from annotations.formats.common import (
     ExportReport,
     ImportOptions,
     ImportReport,
-    guard_target,
     place_image,
     report_progress,
-    require_image_files,
-    select_images,
 )
-from annotations.formats.mask_common import MASK_FILE_KEY, planned_image_for, read_label_png, region, save_label_png
+from annotations.formats.mask_common import MASK_FILE_KEY, planned_image_for, read_label_png, region, save_label_png, start_export
 from annotations.formats.paths import UniqueNames, safe_stem
 from annotations.formats.plan import ImportPlan, PlannedCategory, commit_plan
 from annotations.formats.raster import dense_mask
@@ -111,11 +108,8 @@ def import_mask_folders(project: Project, source: str | os.PathLike[str], option
 def export_mask_folders(project: Project, out: str | os.PathLike[str], options: ExportOptions | None = None) -> ExportReport:
     """Write the per-object mask layout (see the module docstring)."""
     options = options if options is not None else ExportOptions()
-    images = select_images(project, options)
-    files = require_image_files(project, images)
-    guard_target(project, out, files.values())
-    stems = UniqueNames()
-    report = ExportReport(target=Path(out).absolute())
+    start = start_export(project, out, options)
+    images, files, stems, report = start.images, start.files, start.stems, start.report
     with atomic_directory(out, overwrite=options.overwrite) as tmp:
         for done, image in enumerate(images, 1):
             stem = stems.take(safe_stem(Path(image.path).stem))

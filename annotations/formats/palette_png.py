@@ -31,13 +31,10 @@ from annotations.formats.common import (
     ExportReport,
     ImportOptions,
     ImportReport,
-    guard_target,
     hex_color,
     place_image,
     report_progress,
-    require_image_files,
     rgb_of,
-    select_images,
 )
 from annotations.formats.mask_common import (
     DEFAULT_MASK_SUFFIXES,
@@ -48,8 +45,9 @@ from annotations.formats.mask_common import (
     read_color_table,
     read_rgb_png,
     semantic_regions,
+    start_export,
 )
-from annotations.formats.paths import UniqueNames, safe_stem
+from annotations.formats.paths import safe_stem
 from annotations.formats.plan import ImportPlan, PlannedCategory, commit_plan
 from annotations.formats.raster import dense_mask
 from annotations.store import Project
@@ -140,11 +138,8 @@ def export_palette_png(
         if other != c.name or colors[c.id] in (background_color, ignore_color):
             raise FormatError(f"class {c.name!r} has colour {c.color}, shared with "
                               f"{other if other != c.name else 'the background or ignore colour'}", path=str(project.path))
-    images = select_images(project, options)
-    files = require_image_files(project, images)
-    guard_target(project, out, files.values())
-    stems = UniqueNames()
-    report = ExportReport(target=Path(out).absolute())
+    start = start_export(project, out, options)
+    images, files, stems, report = start.images, start.files, start.stems, start.report
     with atomic_directory(out, overwrite=options.overwrite) as tmp:
         (tmp / "labels").mkdir()
         for done, image in enumerate(images, 1):

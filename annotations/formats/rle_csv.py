@@ -33,14 +33,11 @@ from annotations.formats.common import (
     ExportReport,
     ImportOptions,
     ImportReport,
-    guard_target,
     place_image,
     report_progress,
-    require_image_files,
-    select_images,
 )
-from annotations.formats.mask_common import image_files_by_stem, region
-from annotations.formats.paths import UniqueNames, safe_stem
+from annotations.formats.mask_common import image_files_by_stem, region, start_export
+from annotations.formats.paths import safe_stem
 from annotations.formats.plan import ImportPlan, PlannedCategory, PlannedImage, commit_plan
 from annotations.formats.raster import dense_mask
 from annotations.imageio import read_header
@@ -154,11 +151,8 @@ def export_rle_csv(project: Project, out: str | os.PathLike[str], options: Expor
     """Write ``OUT/<name>.csv`` and ``OUT/images/`` (see the module docstring)."""
     options = options if options is not None else ExportOptions()
     names_of = {c.id: c.name for c in project.categories()}
-    images = select_images(project, options)
-    files = require_image_files(project, images)
-    guard_target(project, out, files.values())
-    stems = UniqueNames()
-    report = ExportReport(target=Path(out).absolute())
+    start = start_export(project, out, options)
+    images, files, stems, report = start.images, start.files, start.stems, start.report
     with atomic_directory(out, overwrite=options.overwrite) as tmp:
         with open(tmp / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
