@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 	# SAM 2.1 (extra `sam`): its sdist builds against the torch already here; isolation would fetch a
 	# second torch, and the optional CUDA extension is not built.
 	SAM2_BUILD_CUDA=0 $(PY) -m pip install --quiet --no-build-isolation 'sam2==1.1.0' 'hydra-core>=1.3.2' 'iopath>=0.1.10'
+	# EfficientViT-SAM (extra `sam`, the light SAM): pure Python; --no-deps keeps the torch already here.
+	$(PY) -m pip install --quiet --no-deps 'efficientsam==1.0.0'
 	# The saliency oracle of the tests: it pins numpy<2.3.5 and opencv<5, so without its pins (its
 	# imports, scikit-image and scikit-learn, come with the test extra).
 	$(PY) -m pip install --quiet --no-deps 'pysodmetrics==1.6.2'

@@ -81,7 +81,7 @@ def run_gui(project_path: str | os.PathLike[str], screenshot: Path | None = None
 
     project_path = Path(project_path)
     try:
-        project = Project.open(project_path)
+        project = Project.open(project_path, defer_check=True)  # the window checks it in the background
     except AnnotationsError as exc:
         return _fail(str(exc), screenshot)
     window = MainWindow(project, owns_project=True)
@@ -96,7 +96,7 @@ def run_gui(project_path: str | os.PathLike[str], screenshot: Path | None = None
             return _fail(str(exc.args[0]), screenshot)
         from app.assist import prepare_panel
 
-        prepare_panel(window, panel, wait=screenshot is not None)
+        prepare_panel(window.assist, panel, wait=screenshot is not None)
     if screenshot is not None:
         try:
             save_screenshot(window, screenshot)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QCursor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
@@ -55,6 +56,8 @@ from app.actions import ACTIONS, TOOL_SHORTCUTS
 from app.canvas import CanvasView
 from app.canvas.binding import CanvasBinding
 from app.canvas.render_shapes import RenderShape
+from app.image_table import ImageView
+from app.integrity_watch import IntegrityWatch
 from app.panels.annotations_panel import AnnotationsPanel
 from app.panels.images_panel import ImagesPanel
 from app.panels.labels_panel import LabelsPanel
@@ -68,6 +71,7 @@ from app.tools.draw import BoxTool, PolygonTool
 from app.tools.select import SelectTool
 
 if TYPE_CHECKING:
+    from app.assist import AssistFeatures
     from app.dialogs.preferences_dialog import PreferencesDialog
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,7 @@ class MainWindow(QMainWindow):
         self._layout_restored = False
         self.project = project
         self.owns_project = owns_project
+        self.assist: AssistFeatures | None = None
         self.session = Session(project, self)
         self.canvas = CanvasView(self)
         self.canvas.setObjectName("canvas")
@@ -142,7 +147,7 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self._arrange_docks()
         self.set_tool("select")
-        start = self.session.last_image_id() or (self.session.images[0].id if self.session.images else None)
+        start = self.session.last_image_id() or (int(self.session.images.ids[0]) if len(self.session.images) else None)
         if start is not None:
             self.open_image(start)
         self._update_title()
@@ -150,10 +155,24 @@ class MainWindow(QMainWindow):
 
         from app.assist import install
 
-        install(self)
+        self.assist = install(self)
+        self.integrity = IntegrityWatch(self)
+        self.integrity.damaged.connect(self._on_damaged)
+        if not project.integrity_checked:  # opened with defer_check: check it without freezing the window
+            self.integrity.start(project.path)
         self._add_weights_action()
         if self.remember_layout:
             self._restore_layout()
+
+    def _on_damaged(self, message: str) -> None:
+        """The background integrity check found the file damaged: stop writing to it (edits are
+        refused with a message) and say how to repair it."""
+        self.project.readonly = True
+        self.show_message(f"Project file damaged: edits are off. {message}", 0)
+        box = QMessageBox(QMessageBox.Icon.Critical, "Project file damaged",
+                          f"{message}\n\nNothing more is written to this file; what is saved stays as it is.", parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def _add_weights_action(self) -> None:
         """Model > Get pretrained weights… (the dialog ships with the engine's weight files
@@ -190,6 +209,11 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     # ================================================================== public API
+    @property
+    def main_widget(self) -> QMainWindow:
+        """This window as a Qt widget (the assist features parent their objects to it)."""
+        return self
+
     def current_image(self) -> Image | None:
         """The image shown, or None for a project without images."""
         return self.session.image
@@ -205,6 +229,12 @@ class MainWindow(QMainWindow):
         every view; returns what changed (``.command``: the command as done, ids assigned)."""
         return self.session.execute(command)
 
+    def apply_edit(self, command: Command) -> Change | None:
+        """Run an edit of a tool: like :meth:`execute`, but a refused or failed edit (a bad
+        geometry, a store fault) is shown in the status bar and gives None, never a traceback."""
+        done = self._run(lambda: self.execute(command))
+        return done if isinstance(done, Change) else None
+
     def refresh(self) -> None:
         """Reload classes, statuses and shapes after changes made elsewhere (engine worker)."""
         self.session.reload()
@@ -215,6 +245,8 @@ class MainWindow(QMainWindow):
         deadline = time.monotonic() + timeout_s
         self.binding.wait_until_loaded()
         QApplication.processEvents()
+        while not self.images_panel.rows_on_screen() and time.monotonic() < deadline:
+            QApplication.processEvents()  # a long list is laid out in batches between events
         self.images_panel.request_visible_thumbnails()
         while self.images_panel.thumbnails.pending() and time.monotonic() < deadline:
             QApplication.processEvents()
@@ -415,48 +447,45 @@ class MainWindow(QMainWindow):
     # ================================================================== navigation
     def step_image(self, step: int) -> None:
         """Next (+1) / previous (-1) image in the image list as filtered."""
-        model = self.images_panel.model
-        rows = model.rows or self.session.images
-        image = self.session.image
-        if not rows:
+        rows = self.images_panel.model.rows  # a view of the session's table, in id order
+        if not len(rows):
+            rows = ImageView(self.session.images)
+        if not len(rows):
             return
-        found = None if image is None else model.row_of(image.id) if model.rows else self.session.row_of_image(image.id)
-        here_row = -1 if found is None else found
+        image = self.session.image
         if image is None:
-            target = rows[0] if step > 0 else rows[-1]
-        elif here_row < 0:
+            self.open_image(rows[0].id if step > 0 else rows[-1].id)
+            return
+        here = rows.index_of(image.id)
+        if here >= 0:
+            index: int | None = here + step if 0 <= here + step < len(rows) else None
+        else:
             # The current image left the filtered list (e.g. marked done under "Unfinished"):
             # go on from its place in the project's order.
-            order = {i.id: k for k, i in enumerate(self.session.images)}
-            here = order.get(image.id, -1)
-            after = [r for r in rows if order.get(r.id, -1) > here]
-            before = [r for r in rows if order.get(r.id, -1) < here]
-            candidates = after[:1] if step > 0 else before[-1:]
-            if not candidates:
-                self.show_message("No more images in this direction", 3000)
-                return
-            target = candidates[0]
-        else:
-            index = here_row + step  # a dict lookup: no scan of 100,000 rows per key press
-            if not 0 <= index < len(rows):
-                self.show_message("No more images in this direction", 3000)
-                return
-            target = rows[index]
-        self.open_image(target.id)
+            table_row = self.session.row_of_image(image.id)
+            index = rows.neighbour(table_row, step) if table_row is not None else None
+        if index is None:  # binary searches, no scan of 100,000 rows per key press
+            self.show_message("No more images in this direction", 3000)
+            return
+        self.open_image(rows[index].id)
 
     def go_unfinished(self, step: int) -> None:
         """The next (+1) / previous (-1) image that is not done or reviewed (wrapping)."""
         images = self.session.images
-        if not images:
-            return
         current = self.session.image
-        start = self.session.image_index(current.id) if current is not None else -1
-        for offset in range(1, len(images) + 1):
-            candidate = images[(start + step * offset) % len(images)]
-            if not candidate.status.is_finished and (current is None or candidate.id != current.id):
-                self.open_image(candidate.id)
-                return
-        self.show_message("Every other image is done", 4000)
+        here = self.session.image_index(current.id) if current is not None else -1
+        unfinished = images.rows_unfinished()  # ascending table rows (a numpy mask: no row read)
+        unfinished = unfinished[unfinished != here]
+        if not unfinished.size:
+            self.show_message("Every other image is done", 4000)
+            return
+        if step > 0:
+            k = int(np.searchsorted(unfinished, here, side="right"))
+            row = int(unfinished[k % unfinished.size])  # wraps to the first
+        else:
+            k = int(np.searchsorted(unfinished, max(here, 0), side="left")) - 1
+            row = int(unfinished[k])  # -1 wraps to the last
+        self.open_image(int(images.ids[row]))
 
     def set_image_done(self, done: bool) -> None:
         image = self.session.image
@@ -492,7 +521,7 @@ class MainWindow(QMainWindow):
 
     def _status(self, image_id: int) -> ImageStatus:
         row = self.session.row_of_image(image_id)
-        return self.session.images[row].status if row is not None else self.project.get_image_status(image_id)
+        return self.session.images.status_at(row) if row is not None else self.project.get_image_status(image_id)
 
     # ================================================================== building
     def _menu(self, title: str) -> QMenu:
@@ -728,7 +757,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         try:
-            project = Project.open(path)
+            project = Project.open(path, defer_check=True)
         except AnnotationsError as exc:
             QMessageBox.critical(self, "Cannot open project", str(exc))
             return

@@ -24,6 +24,7 @@ from annotations.model import (
 )
 from annotations.model.changes import Change
 from annotations.store import Project
+from app.image_table import ImageTable
 
 LAST_IMAGE_SETTING = "gui.last_image_id"
 
@@ -70,9 +71,9 @@ class Session(QObject):
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project = project
-        self.images = project.images()
         project.written_elsewhere()  # start counting other connections' commits from here
-        self._images_digest = self._read_images_digest()
+        self.images = ImageTable.load(project)
+        self._images_digest = self.images.fingerprint()  # as read (no second scan of the table)
         self._own_writes_seen = project.own_write_count()
         self.image: Image | None = None
         self.annotations: dict[int, Annotation] = {}
@@ -94,15 +95,15 @@ class Session(QObject):
         self._category_by_id = {c.id: c for c in value}
 
     @property
-    def images(self) -> list[Image]:
-        """Every image of the project in id order (statuses kept current by the session)."""
+    def images(self) -> ImageTable:
+        """Every image of the project in id order (statuses kept current by the session), read
+        lazily: ids and statuses at once, the other columns a page at a time when asked for."""
         return self._images
 
     @images.setter
-    def images(self, value: list[Image]) -> None:
+    def images(self, value: ImageTable) -> None:
         self._images = value
-        self._row_by_id = {image.id: row for row, image in enumerate(value)}
-        self.status_counts: Counter[ImageStatus] = Counter(image.status for image in value)
+        self.status_counts: Counter[ImageStatus] = value.status_counts()
         self.changed_image_ids: frozenset[int] | None = None
 
     @property
@@ -112,19 +113,18 @@ class Session(QObject):
 
     def _put_image(self, index: int, image: Image) -> None:
         """Replace row ``index`` keeping the status counts and the fingerprint current."""
-        old = self._images[index]
-        if old.status is not image.status:
-            self.status_counts[old.status] -= 1
+        old_status = self._images.status_at(index)
+        if old_status is not image.status:
+            self.status_counts[old_status] -= 1
             self.status_counts[image.status] += 1
             digest = getattr(self, "_images_digest", None)
             if digest is not None:
-                self._images_digest = self.project.fingerprint_after_status_change(digest, image.id, old.status, image.status)
-        self._images[index] = image
+                self._images_digest = self.project.fingerprint_after_status_change(digest, image.id, old_status, image.status)
+        self._images.put(index, image)
 
     def row_of_image(self, image_id: int) -> int | None:
-        """Row of ``image_id`` in :attr:`images`, or None (a dict lookup: no scan)."""
-        row = self._row_by_id.get(image_id)
-        return row if row is not None and row < len(self._images) and self._images[row].id == image_id else None
+        """Row of ``image_id`` in :attr:`images`, or None (a binary search: no scan)."""
+        return self._images.row_of(image_id)
 
     def _read_images_digest(self) -> tuple[int, int, int, int]:
         """A cheap fingerprint of the image list and statuses, computed inside SQLite: a reload
@@ -159,7 +159,7 @@ class Session(QObject):
         self.image = image
         index = self.row_of_image(image_id)
         if index is None:  # added since the list was read (an import in this process)
-            self.images = self.project.images()
+            self.images = ImageTable.load(self.project)
             self._images_digest = self._read_images_digest()
             self.imagesChanged.emit()
         else:
@@ -177,8 +177,7 @@ class Session(QObject):
     def last_image_id(self) -> int | None:
         """The image shown when the project was last closed (if it still exists)."""
         value = self.project.get_setting(LAST_IMAGE_SETTING)
-        ids = {image.id for image in self.images}
-        return int(value) if isinstance(value, int) and value in ids else None
+        return int(value) if isinstance(value, int) and self.images.row_of(value) is not None else None
 
     # ------------------------------------------------------------------ edits
     def execute(self, command: Command) -> Change:
@@ -307,7 +306,7 @@ class Session(QObject):
         self._own_writes_seen = self.project.own_write_count()
         if digest != self._images_digest:
             self._images_digest = digest
-            images = self.project.images()
+            images = ImageTable.load(self.project)
             if images != self.images:
                 self.images = images
                 self.imagesChanged.emit()

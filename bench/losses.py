@@ -14,18 +14,24 @@ Data (``../shared/data``):
   name, every 4th validates.
 
 Training: ``engine.training`` (optimiser, schedule, ``Stepper`` with the loss from
-``engine.losses``), ``unet_tiny`` from scratch, random 128 px crops + flips, batch 4, the same
-seeded batches for every loss. Evaluation: one confusion matrix over the validation pixels
-(ignore left out), per-class IoU and mIoU.
+``engine.losses``), ``unet_tiny`` (or ``--model``, e.g. ``lraspp_mobilenet_v3_large``, the
+registry's builder, no pretrained weights) from scratch, random 128 px crops + flips, batch 4,
+the same seeded initialisation and batches for every loss; ``--iterations 0`` evaluates the
+untrained network. Loss ``ce+dice/all`` is CE + Dice with the Dice averaged over all classes,
+absent ones included (``LossConfig.dice_include_absent``), for comparison with the default.
+Evaluation: one confusion matrix over the validation pixels (ignore left out), per-class IoU,
+mIoU, pixel accuracy and the share of validation pixels predicted per class.
 
     .venv/bin/python bench/losses.py [--dataset street membranes] [--iterations 300] [--seeds 0 1]
-                                      [--losses ce weighted-ce ce+dice] [--json out.json]
+                                      [--losses ce weighted-ce ce+dice] [--model unet_tiny] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -38,7 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.inference import semantic_logits
-from engine.losses import LossKind, count_class_pixels, semantic_loss_for
+from engine.losses import LossKind, SemanticLoss, count_class_pixels, semantic_loss_for
 from engine.models.registry import BuiltModel, build_model
 from engine.training import Sample, Stepper, make_optimizer, make_schedule, seed_everything
 
@@ -66,12 +72,20 @@ class DataSet:
     val: list[tuple[np.ndarray, np.ndarray]]
 
 
+def read_image(path: Path, flags: int) -> np.ndarray:
+    """``cv2.imread`` that names the file it cannot read."""
+    image = cv2.imread(str(path), flags)
+    if image is None:
+        raise SystemExit(f"cannot read {path}")
+    return np.asarray(image)
+
+
 def membranes(root: Path) -> DataSet:
     """ISBI 2012: 24 training and 6 validation slices; label 0 (membrane) -> class 1."""
     pairs = []
     for i in range(30):
-        gray = cv2.imread(str(root / "train_image" / f"{i}.png"), cv2.IMREAD_GRAYSCALE)
-        label = cv2.imread(str(root / "train_label" / f"{i}.png"), cv2.IMREAD_GRAYSCALE)
+        gray = read_image(root / "train_image" / f"{i}.png", cv2.IMREAD_GRAYSCALE)
+        label = read_image(root / "train_label" / f"{i}.png", cv2.IMREAD_GRAYSCALE)
         pairs.append((np.repeat(gray[..., None], 3, 2), (label < 128).astype(np.uint8)))
     return DataSet("membranes", ["background", "membrane"], pairs[:24], pairs[24:])
 
@@ -84,7 +98,7 @@ def street(root: Path, downscale: int = 3, min_street_share: float = 0.2) -> Dat
     category_class = {by_name[n]: i + 1 for i, group in enumerate(STREET.values()) for n in group}
     pairs = []
     for annotation in sorted(meta["annotations"], key=lambda a: a["file_name"]):
-        png = cv2.imread(str(root / "panoptic" / "panoptic_train2017" / annotation["file_name"]), cv2.IMREAD_COLOR)
+        png = read_image(root / "panoptic" / "panoptic_train2017" / annotation["file_name"], cv2.IMREAD_COLOR)
         rgb_ids = png[..., ::-1].astype(np.int64)
         ids = rgb_ids[..., 0] + 256 * rgb_ids[..., 1] + 256 * 256 * rgb_ids[..., 2]
         labels = np.full(ids.shape, IGNORE, np.uint8)
@@ -93,7 +107,7 @@ def street(root: Path, downscale: int = 3, min_street_share: float = 0.2) -> Dat
         if ((labels > 0) & (labels != IGNORE)).mean() < min_street_share:
             continue
         image_path = root / "images" / "train2017" / annotation["file_name"].replace(".png", ".jpg")
-        rgb = cv2.cvtColor(cv2.imread(str(image_path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(read_image(image_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         size_wh = (rgb.shape[1] // downscale, rgb.shape[0] // downscale)
         pairs.append((cv2.resize(rgb, size_wh, interpolation=cv2.INTER_AREA),
                       cv2.resize(labels, size_wh, interpolation=cv2.INTER_NEAREST)))
@@ -119,9 +133,17 @@ def crop_sample(pair: tuple[np.ndarray, np.ndarray], crop: int, rng: np.random.G
     return Sample(image, torch.from_numpy(np.ascontiguousarray(labels)).long())
 
 
+@dataclass
+class Scores:
+    iou: np.ndarray  # (C,) per-class IoU over all validation pixels; NaN for a class absent from both
+    pixel_accuracy: float  # correct / labelled validation pixels
+    predicted_share: np.ndarray  # (C,) share of the labelled validation pixels predicted as each class
+    true_share: np.ndarray  # (C,) share of the labelled validation pixels labelled as each class
+
+
 @torch.inference_mode()
-def per_class_iou(built: BuiltModel, data: DataSet) -> np.ndarray:
-    """(C,) IoU over all validation pixels (ignore left out); NaN for a class absent from both."""
+def evaluate(built: BuiltModel, data: DataSet) -> Scores:
+    """Scores of ``built`` (eval mode) over all validation pixels, ignore left out."""
     built.module.eval()
     c = len(data.class_names)
     confusion = np.zeros((c, c), np.int64)
@@ -132,16 +154,28 @@ def per_class_iou(built: BuiltModel, data: DataSet) -> np.ndarray:
         confusion += np.bincount(labels[valid].astype(np.int64) * c + predicted[valid], minlength=c * c).reshape(c, c)
     tp = np.diag(confusion).astype(np.float64)
     union = confusion.sum(0) + confusion.sum(1) - tp
+    total = max(int(confusion.sum()), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, tp / union, np.nan)
+        iou = np.where(union > 0, tp / union, np.nan)
+    return Scores(iou, float(tp.sum() / total), confusion.sum(0) / total, confusion.sum(1) / total)
 
 
-def run(data: DataSet, loss: str, seed: int, iterations: int, crop: int, batch: int) -> tuple[np.ndarray, str, float]:
-    """Train ``unet_tiny`` with ``loss``; (per-class IoU, the loss's description, seconds)."""
+def make_criterion(data: DataSet, loss: str) -> SemanticLoss:
+    """The engine's loss called ``loss`` (a ``--loss`` spelling, or ``ce+dice/all``) for ``data``."""
+    include_absent = loss.endswith("/all")
+    criterion = semantic_loss_for(loss.removesuffix("/all"), [labels for _, labels in data.train], data.class_names)
+    if include_absent:
+        criterion = SemanticLoss(dataclasses.replace(criterion.config, dice_include_absent=True), criterion.num_classes)
+    return criterion
+
+
+def run(data: DataSet, loss: str, seed: int, iterations: int, crop: int, batch: int,
+        model: str = "unet_tiny") -> tuple[Scores, str, float]:
+    """Train ``model`` from scratch with ``loss``; (scores, the loss's description, seconds)."""
     started = time.perf_counter()
     seed_everything(seed)
-    built = build_model("unet_tiny", data.class_names[1:])
-    criterion = semantic_loss_for(loss, [labels for _, labels in data.train], data.class_names)
+    built = build_model(model, data.class_names[1:], pretrained=False)
+    criterion = make_criterion(data, loss)
     recipe = built.spec.recipe
     optimizer = make_optimizer(built, recipe)
     stepper = Stepper(built, optimizer, make_schedule(optimizer, recipe.warmup_iterations, iterations),
@@ -150,14 +184,16 @@ def run(data: DataSet, loss: str, seed: int, iterations: int, crop: int, batch: 
     built.module.train()
     for _ in range(iterations):
         stepper.step([crop_sample(data.train[int(rng.integers(len(data.train)))], crop, rng) for _ in range(batch)])
-    return per_class_iou(built, data), criterion.config.describe(), time.perf_counter() - started
+    return evaluate(built, data), criterion.config.describe(), time.perf_counter() - started
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", nargs="+", choices=["membranes", "street"], default=["street", "membranes"])
-    parser.add_argument("--losses", nargs="+", choices=[k.value for k in LossKind if k is not LossKind.AUTO],
+    parser.add_argument("--losses", nargs="+",
+                        choices=[k.value for k in LossKind if k is not LossKind.AUTO] + ["ce+dice/all"],
                         default=["ce", "weighted-ce", "ce+dice"])
+    parser.add_argument("--model", default="unet_tiny", help="semantic registry model, trained from scratch")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--crop", type=int, default=128)
@@ -172,17 +208,25 @@ def main() -> int:
         freq = count_class_pixels([labels for _, labels in data.train], len(data.class_names)).shares()
         print(f"\n## {name}: {len(data.train)} train / {len(data.val)} val images; training pixel shares: "
               + ", ".join(f"{n} {100 * f:.2f}%" for n, f in zip(data.class_names, freq)), flush=True)
-        print("| loss | seed | " + " | ".join(data.class_names) + " | mIoU | s |")
-        print("|---|---|" + "---|" * (len(data.class_names) + 2))
-        for loss in args.losses:
-            for seed in args.seeds:
-                iou, described, seconds = run(data, loss, seed, args.iterations, args.crop, args.batch)
+        print(f"{args.model}, {args.iterations} iterations")
+        print("| loss | seed | " + " | ".join(data.class_names) + " | mIoU | pixel acc | s | load |")
+        print("|---|---|" + "---|" * (len(data.class_names) + 4))
+        for seed in args.seeds:
+            for loss in args.losses:
+                scores, described, seconds = run(data, loss, seed, args.iterations, args.crop, args.batch, args.model)
+                iou = scores.iou
                 cells = " | ".join("–" if np.isnan(v) else f"{v:.3f}" for v in iou)
-                print(f"| {loss} | {seed} | {cells} | {np.nanmean(iou):.3f} | {seconds:.0f} |", flush=True)
-                rows.append({"dataset": name, "loss": loss, "seed": seed, "iou": [float(v) for v in iou],
-                             "miou": float(np.nanmean(iou)), "seconds": seconds, "described": described})
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=2))
+                load = os.getloadavg()[0]
+                print(f"| {loss} | {seed} | {cells} | {np.nanmean(iou):.3f} | {scores.pixel_accuracy:.3f} | "
+                      f"{seconds:.0f} | {load:.1f} |", flush=True)
+                rows.append({"dataset": name, "model": args.model, "iterations": args.iterations, "loss": loss,
+                             "seed": seed, "iou": [float(v) for v in iou], "miou": float(np.nanmean(iou)),
+                             "pixel_accuracy": scores.pixel_accuracy,
+                             "predicted_share": [float(v) for v in scores.predicted_share],
+                             "true_share": [float(v) for v in scores.true_share], "seconds": seconds,
+                             "load_1min": load, "described": described, "class_names": data.class_names})
+                if args.json is not None:  # after every row: a cut-short run keeps what it measured
+                    args.json.write_text(json.dumps(rows, indent=2))
     return 0
 
 

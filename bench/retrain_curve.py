@@ -17,6 +17,10 @@ default model ``maskrcnn_resnet50_fpn``; pretrained COCO weights are used when i
 cache).
 
     .venv/bin/python bench/retrain_curve.py [--dataset membrane] [--images 12] [--every 3] [--epochs 2]
+
+``--curve N,N,...`` instead trains once from scratch per count (default model ``unet_instances``)
+and prints held-out instance AP50 with the training process's CPU and wall seconds; run one count
+per process for a fair CPU figure on a shared machine (``--dataset nuclei|balloon``).
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def curve(args: argparse.Namespace) -> int:
     print(f"{args.dataset}: model {args.model or 'unet_instances'}, held-out images {args.test_from}..{args.images}, "
           f"{args.epochs} epochs x {args.iterations_per_epoch} iterations, batch {args.batch_size}, "
           f"{args.threads} torch thread(s), load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(" finished | AP50 held-out | mask AP | accepted | promoted | train CPU s | train wall s | load avg")
+    print(" finished | AP50 held-out | mask AP | accepted | promoted | train CPU s | train wall s | load avg | input")
     for count in counts:
         with tempfile.TemporaryDirectory() as tmp:
             path, truth = loader(Path(tmp), args.images)
@@ -183,9 +187,11 @@ def curve(args: argparse.Namespace) -> int:
                                   device=Device(args.device), score_threshold=0.5))
             with Project.open(path) as project:
                 _, value, share = quality(project, truth, False, held_out)
+                trained_on = project.get_model_version(result.model_version_id).trained_on
             print(f"  {count:6d}  | {fmt(LAST_AP50[0])}        | {fmt(value)}  | {fmt(share)}   | "
                   f"{'yes' if result.promoted else 'no ':>3}      | {cpu_s:10.0f}  | {wall_s:11.0f}  | "
-                  f"{os.getloadavg()[0]:.1f}", flush=True)
+                  f"{os.getloadavg()[0]:.1f}     | {trained_on.get('input', '-')}", flush=True)
+            print(f"           promotion: {result.metrics.get('promotion_reason')}", flush=True)
     return 0
 
 

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--point", action="append", default=[], metavar="X,Y", help="a click on the object (repeatable)")
     parser.add_argument("--negative", action="append", default=[], metavar="X,Y", help="a click on background (repeatable)")
     parser.add_argument("--method", choices=[m.value for m in SegmentMethod], default="auto")
-    parser.add_argument("--sam-model", default="", help="a SAM model name (default sam2.1_hiera_tiny)")
+    parser.add_argument("--sam-model", default="", help="a SAM model name: sam2.1_hiera_tiny (default), sam2.1_hiera_small, "
+                        "efficientvit_sam_l0 (light, for CPU laptops); see `main.py weights list`")
     parser.add_argument("--sam-weights", default="", metavar="FILE", help="a SAM checkpoint file instead of the weights cache")
     parser.add_argument("--candidate", type=int, default=0, help="SAM: which candidate to write (0 = best)")
     parser.add_argument("--out", type=Path, required=True, help="the mask PNG to write (0 / 255, the image's size)")

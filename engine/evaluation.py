@@ -48,11 +48,60 @@ def is_better(new: dict[str, Any], old: dict[str, Any] | None, key: str, min_del
 
 
 MIN_VAL_IMAGES = 1
-"""Fewer validation images than this never promote (1: the split always holds one out; raise it
-for projects with many finished images)."""
+"""Fewer validation images than this never promote (1: the split always holds one out, and a
+first model trained on 2-7 finished images must be able to promote; the bootstrap below takes
+over as soon as there are enough images to resample)."""
 MIN_GAIN = 0.02
 """The smallest absolute gain of the primary metric (0..1 scale) that counts as real; COCO mAP
 of an untrained network wobbles by ~0.001 between checkpoints, so 0.0005 vs 0.0 is noise."""
+BOOTSTRAP_MIN_IMAGES = 3
+"""With at least this many validation images scored per image, the gain must also hold up under
+resampling of the validation images (:func:`bootstrap_gain_interval`)."""
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_LEVEL = 0.90
+"""Two-sided level of the bootstrap interval: promotion needs its lower end above 0 (a one-sided
+95 % check that the mean per-image gain is positive)."""
+PER_IMAGE = "per_image"
+"""Metrics key: ``{image id (str): primary metric of that image alone}`` (None when undefined)."""
+
+
+@dataclass(frozen=True)
+class GainInterval:
+    """Bootstrap interval of the mean per-image gain (metric units) over ``images`` images."""
+
+    mean_gain: float
+    low: float
+    high: float
+    images: int
+
+
+def bootstrap_gain_interval(new: dict[str, Any], baseline: dict[str, Any] | None, *,
+                            resamples: int = BOOTSTRAP_RESAMPLES, level: float = BOOTSTRAP_LEVEL,
+                            seed: int = 0) -> GainInterval | None:
+    """Percentile bootstrap of the mean per-image gain: the validation images are resampled with
+    replacement ``resamples`` times (seeded, so the decision is repeatable) and the mean of
+    ``new[PER_IMAGE][i] - baseline[PER_IMAGE][i]`` taken each time (an undefined or missing
+    baseline value counts as 0; images where the new value is undefined are left out). None
+    when fewer than :data:`BOOTSTRAP_MIN_IMAGES` images remain or per-image values are missing."""
+    per_new = new.get(PER_IMAGE)
+    if not isinstance(per_new, dict):
+        return None
+    per_old = baseline.get(PER_IMAGE) if baseline is not None else None
+    per_old = per_old if isinstance(per_old, dict) else {}
+    gains = []
+    for image_id, value in per_new.items():
+        if value is None:
+            continue
+        old = per_old.get(image_id)
+        gains.append(float(value) - (float(old) if old is not None else 0.0))
+    if len(gains) < BOOTSTRAP_MIN_IMAGES:
+        return None
+    values = np.asarray(gains, np.float64)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return GainInterval(float(values.mean()), float(low), float(high), len(values))
 
 
 @dataclass(frozen=True)
@@ -81,8 +130,16 @@ def promotion_decision(new: dict[str, Any], baseline: dict[str, Any] | None, key
     if gain < min_gain:
         return PromotionDecision(False, f"{key} {value:.4f} vs {before:.4f} before: gain {gain:+.4f} is below the "
                                         f"minimum {min_gain:.2f} on {n_val} validation images")
-    return PromotionDecision(True, f"{key} {value:.4f} vs {before:.4f} before: gain {gain:+.4f} >= {min_gain:.2f} "
-                                   f"on {n_val} validation images")
+    text = f"{key} {value:.4f} vs {before:.4f} before: gain {gain:+.4f} >= {min_gain:.2f} on {n_val} validation images"
+    interval = bootstrap_gain_interval(new, baseline)
+    if interval is None:
+        return PromotionDecision(True, f"{text} (too few images scored one by one for a bootstrap interval)")
+    span = (f"mean per-image gain {interval.mean_gain:+.4f}, {BOOTSTRAP_LEVEL:.0%} bootstrap interval "
+            f"[{interval.low:+.4f}, {interval.high:+.4f}] over {interval.images} images")
+    if interval.low <= 0.0:
+        return PromotionDecision(False, f"{text}, but the {span} reaches 0: the gain may be luck of which images "
+                                        "were held out (finish more images)")
+    return PromotionDecision(True, f"{text}; {span} lies above 0")
 
 
 def epoch_rank(val: dict[str, Any], key: str, train_loss: float) -> tuple[float, float, float]:
@@ -123,9 +180,12 @@ def evaluate(
 def _semantic(items: Sequence[SnapshotImage], predictions: Sequence[ImagePrediction], class_ids: Sequence[int],
               class_index: dict[int, int], num_classes: int) -> dict[str, Any]:
     cm = np.zeros((num_classes, num_classes), np.int64)
+    per_image: dict[str, float | None] = {}
     for item, pred in zip(items, predictions):
         assert pred.label_map is not None  # semantic predictions carry a label map
-        cm += confusion_matrix(semantic_target(item, class_index), pred.label_map, num_classes, ignore_index=255)
+        image_cm = confusion_matrix(semantic_target(item, class_index), pred.label_map, num_classes, ignore_index=255)
+        per_image[str(item.image.id)] = _num(semantic_metrics(image_cm).miou)
+        cm += image_cm
     m = semantic_metrics(cm, ["background", *map(str, class_ids)])
     return {
         "miou": _num(m.miou),
@@ -134,6 +194,7 @@ def _semantic(items: Sequence[SnapshotImage], predictions: Sequence[ImagePredict
         "iou_per_class": {name: _num(float(v)) for name, v in zip(["background", *map(str, class_ids)], m.iou)},
         "val_images": len(items),
         **_binary_measures(items, predictions, class_index),
+        PER_IMAGE: per_image,  # last: displays list the summary metrics first
     }
 
 
@@ -181,6 +242,23 @@ def _coco(items: Sequence[SnapshotImage], predictions: Sequence[ImagePrediction]
     bbox = coco_map(gt, results, "bbox")
     metrics.update(bbox_map=_num(bbox["AP"]), bbox_map50=_num(bbox["AP50"]))
     if with_masks:
-        segm = coco_map(gt, [r for r in results if "segmentation" in r], "segm")
+        segm_results = [r for r in results if "segmentation" in r]
+        segm = coco_map(gt, segm_results, "segm")
         metrics.update(segm_map=_num(segm["AP"]), segm_map50=_num(segm["AP50"]))
+    metrics[PER_IMAGE] = _per_image_map(gt, segm_results if with_masks else results, "segm" if with_masks else "bbox")
     return metrics
+
+
+def _per_image_map(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: str) -> dict[str, float | None]:
+    """COCO AP (the primary metric) of each validation image alone: ``{image id (str): AP}``,
+    None where the image has no ground truth (for :func:`bootstrap_gain_interval`)."""
+    out: dict[str, float | None] = {}
+    for image in gt["images"]:
+        image_id = image["id"]
+        annotations = [a for a in gt["annotations"] if a["image_id"] == image_id]
+        if not annotations:
+            out[str(image_id)] = None
+            continue
+        one = {**gt, "images": [image], "annotations": annotations}
+        out[str(image_id)] = _num(coco_map(one, [r for r in results if r["image_id"] == image_id], iou_type)["AP"])
+    return out

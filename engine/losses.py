@@ -9,8 +9,13 @@ mean, of the Dice sums and (in :mod:`engine.loss_choice`) of the class frequenci
   (``w`` = 1 without class weights; the same normalisation as ``torch.nn.functional.cross_entropy``);
 - soft Dice: ``1 - mean_c (2 * sum t_c * p_c + s) / (sum (t_c + p_c) + s)`` with ``p = softmax``,
   ``t`` the one-hot labels, the sums over the batch's labelled pixels and ``s`` the smoothing
-  (1 pixel): a class absent from both labels and prediction scores 1 instead of 0/0, and a class
-  absent from the labels but predicted is penalised;
+  (1 pixel). The mean runs over the classes present in the batch's labels (as
+  segmentation_models_pytorch's ``DiceLoss`` does): a class absent from a batch has no Dice, only
+  false positives, and counting it (``include_absent=True``, the smoothing making it ``s / (sum p_c
+  + s)``) pushes its probability towards 0 in every batch that lacks it, with a derivative on each
+  pixel's ``p_c`` that grows to ``1 / C`` as ``sum p_c`` falls (the cross-entropy's is about
+  ``1 / pixels``): a rare class seen in few batches is suppressed in all the others. Probability
+  put on an absent class still costs Dice through the present class it is taken from;
 - CE + Dice: ``CE + dice_weight * Dice``.
 
 The kinds, weights and the automatic choice live in :mod:`engine.loss_choice` (torch-free) and
@@ -81,9 +86,12 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tens
 
 
 def soft_dice_loss(probabilities: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_INDEX,
-                   smooth: float = 1.0) -> torch.Tensor:
+                   smooth: float = 1.0, include_absent: bool = False) -> torch.Tensor:
     """``1 - mean over classes of (2 * sum t*p + smooth) / (sum (t + p) + smooth)``, sums over the
-    batch's labelled pixels. ``probabilities``: (B, C, H, W), each pixel summing to 1."""
+    batch's labelled pixels. ``probabilities``: (B, C, H, W), each pixel summing to 1. The mean
+    runs over the classes with a labelled pixel in the batch; ``include_absent`` averages over all
+    ``C`` classes instead (see the module docstring). 0 (with a gradient path) when the batch has
+    no labelled pixel."""
     _check(probabilities, labels)
     num_classes = probabilities.shape[1]
     valid = (labels != ignore_index).unsqueeze(1).to(probabilities.dtype)  # (B, 1, H, W)
@@ -94,13 +102,18 @@ def soft_dice_loss(probabilities: torch.Tensor, labels: torch.Tensor, ignore_ind
     overlap = (truth * predicted).sum(dims)
     total = (truth + predicted).sum(dims)
     dice = (2.0 * overlap + smooth) / (total + smooth)
-    return 1.0 - dice.mean()
+    if include_absent:
+        return 1.0 - dice.mean()
+    present = truth.sum(dims) > 0
+    if not bool(present.any()):
+        return probabilities.sum() * 0.0
+    return 1.0 - dice[present].mean()
 
 
 def soft_dice_loss_from_logits(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_INDEX,
-                               smooth: float = 1.0) -> torch.Tensor:
+                               smooth: float = 1.0, include_absent: bool = False) -> torch.Tensor:
     """:func:`soft_dice_loss` of ``softmax(logits)`` (computed in float32)."""
-    return soft_dice_loss(logits.float().softmax(1), labels, ignore_index, smooth)
+    return soft_dice_loss(logits.float().softmax(1), labels, ignore_index, smooth, include_absent)
 
 
 class SemanticLoss:
@@ -129,7 +142,8 @@ class SemanticLoss:
             parts["loss_wce" if weight is not None else "loss_ce"] = float(ce.detach())
             total = ce
         if kind in (LossKind.DICE, LossKind.CE_DICE):
-            dice = soft_dice_loss_from_logits(logits, labels, ignore, self.config.dice_smooth)
+            dice = soft_dice_loss_from_logits(logits, labels, ignore, self.config.dice_smooth,
+                                              self.config.dice_include_absent)
             parts["loss_dice"] = float(dice.detach())
             total = dice if total is None else total + self.config.dice_weight * dice
         assert total is not None

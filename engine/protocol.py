@@ -147,7 +147,7 @@ class TrainResult:
     weights_path: str = ""  # the new version's weight file, relative to the project folder
     primary_metric: str = ""  # the key of ``metrics`` that decided promotion (e.g. "miou")
     prelabel: PrelabelResult | None = None  # the re-prediction of unfinished images after promotion
-    loss: str = ""  # the training loss used and why, e.g. "ce+dice (auto: classes very unbalanced: ...)"
+    loss: str = ""  # the training loss used and why, e.g. "weighted-ce (auto: classes very unbalanced: ...)"
 
 
 @dataclass(frozen=True)

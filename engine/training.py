@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -58,6 +58,38 @@ def semantic_transforms(recipe: TrainRecipe) -> v2.Transform:
     return v2.Compose(steps)
 
 
+def dense_target_transforms(recipe: TrainRecipe) -> v2.Transform:
+    """Flips and photometric jitter on (image, (H, W) label map) for models that train on a
+    dense instance target (:class:`DenseTargetModel`); the model crops itself."""
+    steps: list[v2.Transform] = [v2.RandomHorizontalFlip(0.5)]
+    if recipe.vertical_flip:
+        steps.append(v2.RandomVerticalFlip(0.5))
+    steps.append(v2.RandomPhotometricDistort(p=0.5))
+    return v2.Compose(steps)
+
+
+@runtime_checkable
+class DenseTargetModel(Protocol):
+    """An instance model that trains on one (H, W) label map per image (e.g. the instance U-Net's
+    interiors + boundaries) instead of per-object masks: the map is computed once per image
+    from the masks and passed as ``target["label_map"]``, so no per-iteration work scales with
+    the number of objects."""
+
+    def label_map(self, masks: torch.Tensor, labels: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
+        """(H, W) int64 target from (N, H, W) masks and (N,) class indices."""
+        ...
+
+
+@runtime_checkable
+class InputChoosingModel(Protocol):
+    """A model whose input representation (e.g. gray or colour) is chosen from the training images
+    when it trains from scratch, and saved with its weights."""
+
+    def choose_input(self, rgb_images: Sequence[np.ndarray]) -> str:
+        """Choose from (H, W, 3) uint8 images; returns the choice and why, in words."""
+        ...
+
+
 @dataclass
 class Sample:
     image: torch.Tensor  # (3, H, W) float32 in [0, 1]
@@ -73,7 +105,11 @@ class TrainingData:
         self.output = built.spec.output
         self.class_index = class_index
         self.cache = cache
-        self.transform = detection_transforms(recipe) if self.output.is_detection else semantic_transforms(recipe)
+        self.dense = built.module if isinstance(built.module, DenseTargetModel) else None
+        if self.dense is not None:
+            self.transform = dense_target_transforms(recipe)
+        else:
+            self.transform = detection_transforms(recipe) if self.output.is_detection else semantic_transforms(recipe)
         self.input_size = _detector_input_size(built) if self.output.is_detection else None
         self._prepared: dict[int, tuple[np.ndarray, DetectionTarget | np.ndarray]] = {}
 
@@ -94,15 +130,28 @@ class TrainingData:
             scale = _downscale(rgb.shape[:2], self.input_size)
             if scale < 1.0:
                 rgb, target = _rescale(rgb, target, scale)
-            prepared = (rgb, target)
+            prepared = (rgb, target if self.dense is None else self._dense_target(target, rgb.shape[:2]))
         self._prepared[item.image.id] = prepared
         return prepared
+
+    def _dense_target(self, target: DetectionTarget, size_hw: tuple[int, ...]) -> np.ndarray:
+        """The (H, W) label map of a :class:`DenseTargetModel` (uint8 while the classes fit)."""
+        assert self.dense is not None and target.masks is not None  # dense models train on masks
+        with torch.no_grad():
+            label = self.dense.label_map(torch.from_numpy(target.masks), torch.from_numpy(target.labels),
+                                         (int(size_hw[0]), int(size_hw[1])))
+        return label.cpu().numpy().astype(np.uint8 if int(label.max()) < 255 else np.int32)
 
     def sample(self, index: int) -> Sample:
         """Item ``index`` augmented (uses torch's global generator)."""
         item = self.items[index]
         rgb, prepared_target = self._prepare(item)
         image = tv_tensors.Image(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1))
+        if self.dense is not None:
+            dense = tv_tensors.Mask(torch.from_numpy(cast(np.ndarray, prepared_target)))
+            image, dense = self.transform(image, dense)
+            return Sample(image.as_subclass(torch.Tensor).float().div_(255.0),
+                          {"label_map": dense.as_subclass(torch.Tensor).long()})
         if self.output.is_detection:
             target = cast(DetectionTarget, prepared_target)  # _prepare gives detectors a DetectionTarget
             size_hw = tuple(rgb.shape[:2])

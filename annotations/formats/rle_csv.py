@@ -58,9 +58,14 @@ def decode_runs(text: str, size_hw: tuple[int, int], *, order: str = "column", w
     if len(parts) % 2:
         raise FormatError(f"{where}: odd number of values in the run-length string")
     try:
-        numbers = np.asarray([int(p) for p in parts], dtype=np.int64).reshape(-1, 2)
+        values = [int(p) for p in parts]
     except ValueError as exc:
         raise FormatError(f"{where}: run-length values must be integers ({exc})") from exc
+    pixels = height * width
+    for value in values:
+        if not -pixels <= value <= pixels + 1:  # also keeps every value inside int64
+            raise FormatError(f"{where}: run-length value {value} is outside the {width}x{height} image")
+    numbers = np.asarray(values, dtype=np.int64).reshape(-1, 2)
     flat = np.zeros(height * width, dtype=bool)
     end_before = 0
     for start, length in numbers:

@@ -53,3 +53,19 @@ def check_integrity(db: sqlite3.Connection, path: str | Path) -> None:
     problems = [str(row[0]) for row in rows if row and row[0] != "ok"]
     if problems:
         raise CorruptProjectError(f"{path}: project file is damaged ({'; '.join(problems)[:400]}); {REPAIR_HINT}")
+
+
+def check_file(path: str | Path) -> None:
+    """:func:`check_integrity` on its own read-only connection to project file ``path``, for a
+    background thread (a connection belongs to the thread that made it; SQLite readers do not
+    block the writer, and the check releases the GIL while it reads). Raises
+    :class:`CorruptProjectError` or :class:`StoreFaultError` naming the file."""
+    db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+    try:
+        db.execute("PRAGMA query_only = ON")
+        check_integrity(db, path)
+    except sqlite3.DatabaseError as exc:  # not even the header is readable
+        fault = fault_error(path, exc)
+        raise (fault or CorruptProjectError(f"{path}: project file is damaged ({exc}); {REPAIR_HINT}")) from exc
+    finally:
+        db.close()

@@ -168,6 +168,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+IMAGE_STATUS_ORDER: tuple[ImageStatus, ...] = tuple(ImageStatus)
+"""Status codes of :meth:`Project.image_index`: the position of a status here."""
+_NO_STATUS = 255
+_STATUS_CODE_OF_INITIAL = np.full(256, _NO_STATUS, np.uint8)
+for _code, _status in enumerate(IMAGE_STATUS_ORDER):
+    _STATUS_CODE_OF_INITIAL[ord(_status.value[0])] = _code
+assert (_STATUS_CODE_OF_INITIAL != _NO_STATUS).sum() == len(IMAGE_STATUS_ORDER), "statuses are told by their first letter"
+
+
 class Project:
     """An open project file. Use :meth:`create` or :meth:`open`; close with :meth:`close` or a
     ``with`` block. Not thread-safe: one Project per thread/process."""
@@ -181,6 +190,8 @@ class Project:
         self._in_transaction = False
         self._wal_seen = False  # a -wal file existed after opening (its deletion is detected)
         self._side_files_created: list[Path] = []  # -wal/-shm a read-only open created
+        self.integrity_checked = False
+        """Whether :meth:`open` ran the integrity check (see its ``defer_check``)."""
         if readonly and int(connection.execute("PRAGMA user_version").fetchone()[0]) < 3:
             self._ANN_COLS = Project._ANN_COLS.replace(", role", ", NULL")  # read as it is: no role column yet
 
@@ -224,11 +235,19 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False) -> Project:
+    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False, defer_check: bool = False) -> Project:
         """Open an existing project; migrate an older schema (read-only: read it as it is);
         refuse a newer (:class:`SchemaVersionError`) or corrupt (:class:`CorruptProjectError`)
-        file. Nothing is written to a file that is not a SegStudio project."""
+        file. Nothing is written to a file that is not a SegStudio project.
+
+        The file's integrity (``PRAGMA quick_check``, ~0.7 s per 170 MB) is checked here, unless
+        ``defer_check``: then the caller runs :func:`annotations.store.integrity.check_file` off
+        its event loop (the GUI does). Even then a file that was not closed cleanly (its ``-wal``
+        log is there: a killed process, or another one has it open) or needs a migration is
+        checked here, before anything reads or rewrites it. :attr:`integrity_checked` says
+        whether it was."""
         path = Path(path).absolute()
+        not_closed_cleanly = Path(f"{path}-wal").exists()
         if not path.is_file():
             raise StoreError(f"{path}: no such project file" if not path.exists() else f"{path}: not a file")
         if not readonly and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
@@ -272,7 +291,9 @@ class Project:
         project = cls(path, db, readonly=readonly)
         project._side_files_created = [side for side in absent if side.exists()]
         try:
-            check_integrity(db, path)
+            if not defer_check or not_closed_cleanly or (version < SCHEMA_VERSION and not readonly):
+                check_integrity(db, path)
+                project.integrity_checked = True
             if not readonly:
                 cls._configure_writer(db)
                 if version < SCHEMA_VERSION:
@@ -608,6 +629,33 @@ class Project:
         sql = "SELECT id, path, width, height, status, attributes FROM images"
         rows = (self._db.execute(sql + " WHERE status=? ORDER BY id", (status.value,)) if status
                 else self._db.execute(sql + " ORDER BY id"))
+        return [self._image(r) for r in rows]
+
+    def image_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, status codes) of every image in id order: ``int64`` and ``uint8`` arrays of
+        the image count; a status code is the position in :data:`IMAGE_STATUS_ORDER`. Read in
+        one scan as two texts built inside SQLite (no Python object per row: 100,000 images in
+        ~30 ms); a status is told by its first letter."""
+        row = self._db.execute("SELECT group_concat(id), group_concat(status) FROM images").fetchone()
+        if not row or row[0] is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint8)
+        ids = np.fromstring(str(row[0]), dtype=np.int64, sep=",")  # the fast text parser (text mode)
+        text = np.frombuffer(str(row[1]).encode("ascii", "replace"), dtype=np.uint8)
+        starts = np.concatenate(([0], np.flatnonzero(text == ord(",")) + 1))
+        codes = _STATUS_CODE_OF_INITIAL[text[starts]]
+        if codes.shape != ids.shape or (codes == _NO_STATUS).any():
+            raise CorruptProjectError(f"{self.path}: an image has an unknown status; {REPAIR_HINT}")
+        if ids.size > 1 and (np.diff(ids) <= 0).any():  # a scan in another order than the rowid's
+            order = np.argsort(ids, kind="stable")
+            ids, codes = ids[order], codes[order]
+        return ids, codes
+
+    def images_between(self, first_id: int, last_id: int) -> list[Image]:
+        """The images with ``first_id <= id <= last_id``, in id order (one page of a view)."""
+        rows = self._db.execute(
+            "SELECT id, path, width, height, status, attributes FROM images WHERE id BETWEEN ? AND ? ORDER BY id",
+            (first_id, last_id),
+        )
         return [self._image(r) for r in rows]
 
     def get_image(self, image_id: int) -> Image:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x53454753  # "SEGS" in the SQLite header: marks the file as a SegStudio project
 
 SCHEMA_V1 = """
@@ -158,7 +158,20 @@ SCHEMA_V3 = SCHEMA_V2.replace(
     "    category_id INTEGER REFERENCES categories(id),\n    geometry BLOB NOT NULL,\n    z_order",
     1,
 ).replace("    author TEXT\n);", "    author TEXT,\n    role TEXT CHECK (role IS NULL OR role = 'ignore')\n);", 1)
-SCHEMA_LATEST = SCHEMA_V3
+# Schema 4: which images each model version pre-labelled (annotations/store/prelabel_log.py),
+# one row per (version, image) instead of a JSON list rewritten whole in a project setting.
+PRELABELLED_DDL = """
+CREATE TABLE prelabelled_images (
+    model_version_id INTEGER NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    UNIQUE (model_version_id, image_id)
+);
+CREATE INDEX prelabelled_images_image ON prelabelled_images(image_id);
+"""
+SCHEMA_V4 = SCHEMA_V3 + PRELABELLED_DDL
+PRELABELLED_SETTING = "setting:prelabelled_images"
+"""Where schema 3 kept the log: a meta row, JSON ``{"<model version id>": [image id, ...]}``."""
+SCHEMA_LATEST = SCHEMA_V4
 """The DDL of a new project file (schema :data:`SCHEMA_VERSION`)."""
 
 
@@ -209,6 +222,30 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
             db.execute(ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
 
 
+def _migrate_3_to_4(db: sqlite3.Connection) -> None:
+    """Move the pre-label log from its JSON setting into the ``prelabelled_images`` table (ids
+    of versions or images deleted since are dropped: nothing refers to them). Runs inside the
+    caller's transaction."""
+    import json
+
+    run_script(db, PRELABELLED_DDL)
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (PRELABELLED_SETTING,)).fetchone()
+    try:
+        log = json.loads(row[0]) if row else {}
+    except ValueError:
+        log = {}
+    pairs = [(int(version), int(image_id))
+             for version, ids in (log.items() if isinstance(log, dict) else ())
+             if str(version).isdigit() and isinstance(ids, list)
+             for image_id in ids if isinstance(image_id, int) and not isinstance(image_id, bool)]
+    db.executemany(
+        "INSERT OR IGNORE INTO prelabelled_images (model_version_id, image_id) SELECT ?1, ?2 "
+        "WHERE EXISTS (SELECT 1 FROM model_versions WHERE id = ?1) AND EXISTS (SELECT 1 FROM images WHERE id = ?2)",
+        pairs,
+    )
+    db.execute("DELETE FROM meta WHERE key = ?", (PRELABELLED_SETTING,))
+
+
 def _statements(script: str) -> list[tuple[str, str]]:
     """``[("table annotations" | "index history_undone" | ..., statement)]`` of a DDL script."""
     out = []
@@ -233,4 +270,5 @@ TABLES = frozenset({"meta", "categories", "images", "model_versions", "predictio
 
 # Migration hook: MIGRATIONS[n] upgrades a file at schema version n to n + 1 inside one
 # transaction. Add an entry (and bump SCHEMA_VERSION) whenever the schema changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}

@@ -3,7 +3,7 @@ predictions panel, the interactive mask tool, the training panel and the review 
 
 ``install(window)`` is called once at the end of ``MainWindow.__init__``. It registers the
 panels ``jobs``, ``training``, ``review`` and ``predictions``, the ``interactive_mask`` tool and
-the Model menu, and returns the :class:`AssistFeatures` (also kept as ``window.assist``).
+the Model menu, and returns the :class:`AssistFeatures` (the window keeps them as ``window.assist``).
 The engine worker is started on first use, never at start-up.
 """
 
@@ -12,7 +12,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QDockWidget, QWidget
+
+    from app.assist.bridge import ClientLike, EngineBridge
+    from app.assist.context import AssistContext
+    from app.assist.host import AssistHost
+    from app.assist.jobs_panel import JobsPanel
+    from app.assist.mask_tool import InteractiveMaskTool
+    from app.assist.predictions_panel import PredictionsPanel
+    from app.assist.prelabel_layer import PredictionKeys, PredictionLayer
+    from app.assist.review_panel import ReviewPanel
+    from app.assist.segmenter import InteractiveSegmenter
+    from app.assist.training_panel import TrainingPanel
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +45,18 @@ MASK_TOOL_SHORTCUT = "I"
 class AssistFeatures:
     """Everything ``install`` created (tests and other panels reach the features through it)."""
 
-    context: Any
-    bridge: Any
-    layer: Any
-    keys: Any
-    segmenter: Any
-    mask_tool: Any
-    predictions_panel: Any
-    jobs_panel: Any
-    training_panel: Any
-    review_panel: Any
-    docks: dict[str, Any]
-    actions: dict[str, Any]
+    context: AssistContext
+    bridge: EngineBridge
+    layer: PredictionLayer
+    keys: PredictionKeys
+    segmenter: InteractiveSegmenter
+    mask_tool: InteractiveMaskTool | None
+    predictions_panel: PredictionsPanel
+    jobs_panel: JobsPanel
+    training_panel: TrainingPanel
+    review_panel: ReviewPanel
+    docks: dict[str, QDockWidget]
+    actions: dict[str, QAction]
 
     def shutdown(self) -> None:
         """Stop the worker and detach the key filter (the window is closing)."""
@@ -52,7 +67,8 @@ class AssistFeatures:
 BOTTOM_PANEL_HEIGHT = 330
 
 
-def _add_panel(window: Any, name: str, widget: Any, *, bottom: bool = False, tab_with: str | None = None) -> Any:
+def _add_panel(window: AssistHost, name: str, widget: QWidget, *, bottom: bool = False,
+               tab_with: str | None = None) -> QDockWidget:
     """``window.add_panel`` placing the dock where it belongs from the start: the wide panels
     (training, review, jobs) under the canvas, the pre-labels beside the Shapes list."""
     from PySide6.QtCore import Qt
@@ -61,25 +77,24 @@ def _add_panel(window: Any, name: str, widget: Any, *, bottom: bool = False, tab
     return window.add_panel(name, PANEL_TITLES[name], widget, area=area, tab_with=tab_with)
 
 
-def _arrange_bottom(window: Any, docks: list[Any]) -> None:
+def _arrange_bottom(window: AssistHost, docks: list[QDockWidget]) -> None:
     """Size the panels under the canvas and close them until asked for (``show_panel`` or the
     Model menu): they need width, not the narrow side column."""
     from PySide6.QtCore import Qt
 
-    if not callable(getattr(window, "resizeDocks", None)) or not docks:
+    if not docks:
         return
     docks[0].raise_()
     # One tab group: resizing its front dock sizes the group (the others are not layout items).
-    window.resizeDocks(docks[:1], [BOTTOM_PANEL_HEIGHT], Qt.Orientation.Vertical)
+    window.main_widget.resizeDocks(docks[:1], [BOTTOM_PANEL_HEIGHT], Qt.Orientation.Vertical)
     for dock in docks:
         dock.hide()
 
 
-def prepare_panel(window: Any, name: str, wait: bool = False) -> None:
+def prepare_panel(features: AssistFeatures | None, name: str, wait: bool = False) -> None:
     """Give panel ``name`` something to show when it is opened from the command line
     (``main.py --panel NAME``): the review panel runs the default review in the background;
     with ``wait`` (screenshots) this returns once the result is on screen."""
-    features = getattr(window, "assist", None)
     if features is None:
         return
     if name == "review":
@@ -90,26 +105,29 @@ def prepare_panel(window: Any, name: str, wait: bool = False) -> None:
         features.training_panel.refresh_versions()
 
 
-def install(window: Any, client_factory: Callable[[], Any] | None = None) -> AssistFeatures:
-    """Attach the assist panels, tool and menu to ``window`` (a MainWindow). ``client_factory``
-    builds the engine client (default: ``engine.client.EngineClient(max_restarts=3)``)."""
+def install(window: AssistHost, client_factory: Callable[[], ClientLike] | None = None) -> AssistFeatures:
+    """Attach the assist panels, tool and menu to ``window`` (the main window, which keeps the
+    result as ``window.assist``). ``client_factory`` builds the engine client (default:
+    ``engine.client.EngineClient(max_restarts=3)``)."""
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtGui import QAction, QKeySequence
 
     from app.assist.bridge import EngineBridge
     from app.assist.context import AssistContext
     from app.assist.jobs_panel import JobsPanel
+    from app.assist.mask_tool import InteractiveMaskTool
     from app.assist.predictions_panel import PredictionsPanel
     from app.assist.prelabel_layer import PredictionKeys, PredictionLayer
     from app.assist.review_panel import ReviewPanel
     from app.assist.segmenter import InteractiveSegmenter
     from app.assist.training_panel import TrainingPanel
 
-    bridge = EngineBridge(client_factory, parent=window)
-    context = AssistContext(window, bridge, parent=window)
-    layer = PredictionLayer(context, parent=window)
-    keys = PredictionKeys(layer, window)
-    segmenter = InteractiveSegmenter(context, parent=window)
+    qt_window = window.main_widget
+    bridge = EngineBridge(client_factory, parent=qt_window)
+    context = AssistContext(window, bridge, parent=qt_window)
+    layer = PredictionLayer(context, parent=qt_window)
+    keys = PredictionKeys(layer, qt_window)
+    segmenter = InteractiveSegmenter(context, parent=qt_window)
     predictions_panel = PredictionsPanel(context, layer)
     jobs_panel = JobsPanel(bridge)
     training_panel = TrainingPanel(context)
@@ -127,17 +145,16 @@ def install(window: Any, client_factory: Callable[[], Any] | None = None) -> Ass
 
     bridge.jobAdded.connect(reveal_jobs)
 
-    mask_tool = None
+    tool = InteractiveMaskTool(segmenter)
+    mask_tool: InteractiveMaskTool | None = tool
     try:
-        from app.assist.mask_tool import InteractiveMaskTool
-
-        mask_tool = InteractiveMaskTool(segmenter)
-        window.register_tool(MASK_TOOL_NAME, mask_tool, MASK_TOOL_SHORTCUT)
-    except Exception:  # the workspace's tool API is missing or refused the shortcut
+        window.register_tool(MASK_TOOL_NAME, tool, MASK_TOOL_SHORTCUT)
+    except ValueError:  # a tool of that name is registered already
         log.exception("could not register the interactive mask tool")
+        mask_tool = None
 
-    def action(text: str, slot: Callable[[], Any], shortcut: str = "", tip: str = "") -> QAction:
-        act = QAction(text, window)
+    def action(text: str, slot: Callable[[], object], shortcut: str = "", tip: str = "") -> QAction:
+        act = QAction(text, qt_window)
         if shortcut:
             act.setShortcut(QKeySequence(shortcut))
         if tip:
@@ -160,10 +177,7 @@ def install(window: Any, client_factory: Callable[[], Any] | None = None) -> Ass
         "review": action("Review dashboard", show("review")),
     }
     for act in actions.values():
-        try:
-            window.add_menu_action("Model", act)
-        except Exception:
-            log.exception("could not add %r to the Model menu", act.text())
+        window.add_menu_action("Model", act)
 
     features = AssistFeatures(context, bridge, layer, keys, segmenter, mask_tool, predictions_panel, jobs_panel,
                               training_panel, review_panel, docks, actions)
@@ -174,7 +188,6 @@ def install(window: Any, client_factory: Callable[[], Any] | None = None) -> Ass
                 features.shutdown()
             return False
 
-    watcher = _CloseWatcher(window)
-    window.installEventFilter(watcher)
-    window.assist = features
+    watcher = _CloseWatcher(qt_window)
+    qt_window.installEventFilter(watcher)
     return features

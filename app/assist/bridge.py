@@ -19,19 +19,27 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.protocol import (
     Cancelled,
+    Event,
     Failed,
+    JobRequest,
+    PrelabelResult,
     Progress,
+    SegmentResult,
     Started,
     Succeeded,
+    TrainResult,
     WorkerDied,
     job_kind,
 )
+
+JobResult = PrelabelResult | TrainResult | SegmentResult
+"""What a succeeded job returns (``Succeeded.result``); anything else fails the job."""
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +47,12 @@ log = logging.getLogger(__name__)
 class ClientLike(Protocol):
     """What the bridge needs from ``engine.client.EngineClient``."""
 
+    @property
+    def pid(self) -> int | None: ...  # the worker process (None while none runs)
     def start(self) -> None: ...
-    def submit(self, request: Any) -> str: ...
+    def submit(self, request: JobRequest) -> str: ...
     def cancel(self, job_id: str) -> None: ...
-    def poll(self, timeout: float = 0.0) -> list[Any]: ...
+    def poll(self, timeout: float = 0.0) -> list[Event]: ...
     def is_alive(self) -> bool: ...
     def shutdown(self, timeout: float = 5.0) -> None: ...
 
@@ -84,13 +94,13 @@ class JobInfo:
     job_id: str
     kind: str
     title: str
-    request: Any
+    request: JobRequest
     state: JobState = JobState.QUEUED
     done: int = 0
     total: int = 0
     message: str = ""
-    history: list[dict[str, Any]] = field(default_factory=list)
-    result: Any = None
+    history: list[dict[str, object]] = field(default_factory=list)
+    result: JobResult | None = None
     error_type: str = ""
     error_message: str = ""
     traceback_text: str = ""
@@ -114,7 +124,7 @@ busy with training, the scheduler then serves the event loop first."""
 def lower_priority(pid: int | None, increment: int) -> bool:
     """Raise the nice value of process ``pid`` by ``increment`` (POSIX only; a no-op elsewhere
     or when not permitted). Returns whether it was applied."""
-    if pid is None or increment <= 0 or not hasattr(os, "setpriority"):
+    if pid is None or increment <= 0 or os.name != "posix":
         return False
     try:
         current = os.getpriority(os.PRIO_PROCESS, pid)
@@ -170,9 +180,9 @@ class EngineBridge(QObject):
         self._start_thread: threading.Thread | None = None
         self._closing = False
         self._start_error: BaseException | None = None
-        self._pending: list[Any] = []  # requests waiting for the worker to come up
+        self._pending: list[JobRequest] = []  # requests waiting for the worker to come up
         self._jobs: dict[str, JobInfo] = {}
-        self._backlog: deque[Any] = deque()
+        self._backlog: deque[Event] = deque()
         self._max_events = max_events_per_tick
         self.last_worker_death: WorkerDied | None = None
         self._timer = QTimer(self)
@@ -252,11 +262,11 @@ class EngineBridge(QObject):
         self.ensure_started()
 
     def _pending_jobs(self) -> list[JobInfo]:
-        ids = {getattr(r, "job_id", None) for r in self._pending}
+        ids = {r.job_id for r in self._pending}
         return [self._jobs[i] for i in ids if i in self._jobs]
 
     # ------------------------------------------------------------------ jobs
-    def submit(self, request: Any, title: str = "") -> str:
+    def submit(self, request: JobRequest, title: str = "") -> str:
         """Queue a Prelabel, Train or Segment request; returns its job id at once."""
         kind = job_kind(request)
         info = JobInfo(request.job_id, kind, title or kind.capitalize(), request)
@@ -269,7 +279,7 @@ class EngineBridge(QObject):
             self.ensure_started()
         return info.job_id
 
-    def _send(self, request: Any) -> None:
+    def _send(self, request: JobRequest) -> None:
         assert self._client is not None
         try:
             self._client.submit(request)
@@ -335,8 +345,8 @@ class EngineBridge(QObject):
                 self._send(request)
         if self._client is None:
             return
-        pid = getattr(self._client, "pid", None)
-        if isinstance(pid, int) and pid != self._niced_pid:  # a new or restarted worker
+        pid = self._client.pid
+        if pid is not None and pid != self._niced_pid:  # a new or restarted worker
             self._niced_pid = pid
             lower_priority(pid, self.worker_niceness)
         if not self._backlog:
@@ -353,14 +363,14 @@ class EngineBridge(QObject):
         """Poll once immediately (tests)."""
         self._tick()
 
-    def _on_event(self, event: Any) -> None:
+    def _on_event(self, event: Event) -> None:
         if isinstance(event, WorkerDied):
             self.last_worker_death = event
             self.workerDied.emit(event.exit_code, bool(event.restarted))
             if not event.restarted:
                 self._set_worker_state(WorkerState.DOWN)
             return
-        info = self._jobs.get(getattr(event, "job_id", ""))
+        info = self._jobs.get(event.job_id)
         if info is None:
             return  # a job of another session or one forgotten by the user
         if isinstance(event, Started):
@@ -373,10 +383,15 @@ class EngineBridge(QObject):
                 info.history.append(dict(event.metrics))
             self.jobProgress.emit(info.job_id, info.done, info.total, info.message, dict(event.metrics))
         elif isinstance(event, Succeeded):
-            info.state, info.result, info.finished_at = JobState.SUCCEEDED, event.result, time.monotonic()
+            result = event.result
+            if not isinstance(result, (PrelabelResult, TrainResult, SegmentResult)):
+                self._finish_failed(info.job_id, "ProtocolError",
+                                    f"the engine answered with an unknown result ({result!r:.80})", "")
+                return
+            info.state, info.result, info.finished_at = JobState.SUCCEEDED, result, time.monotonic()
             if info.total > 0:
                 info.done = info.total
-            self.jobSucceeded.emit(info.job_id, event.result)
+            self.jobSucceeded.emit(info.job_id, result)
             self.jobFinished.emit(info.job_id)
         elif isinstance(event, Failed):
             self._finish_failed(info.job_id, event.error_type, event.message, event.traceback_text)

@@ -5,75 +5,62 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from annotations.model import Command
 from annotations.model.changes import Change
+from annotations.store import Project
 from app.assist.bridge import EngineBridge
+from app.assist.host import AssistHost
 from engine.protocol import PrelabelResult, TrainResult
 
 log = logging.getLogger(__name__)
-
-
-def image_id_of(value: Any) -> int | None:
-    """The image id of what ``window.current_image()`` returns (an Image, an id, or None)."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    image_id = getattr(value, "id", None)
-    return int(image_id) if image_id else None
 
 
 class AssistContext(QObject):
     """Shared state of the assist features of one main window.
 
     Signals: ``predictionsChanged()`` when the engine or an accept/reject changed the stored
-    predictions; ``modelVersionsChanged()`` when a training job added a version.
+    predictions; ``modelVersionsChanged()`` when a training job added a version;
+    ``reviewMarksShown(bool)`` when the review's marks appear on (or leave) the canvas.
     """
 
     predictionsChanged = Signal()
     modelVersionsChanged = Signal()
+    reviewMarksShown = Signal(bool)
 
-    def __init__(self, window: Any, bridge: EngineBridge, parent: QObject | None = None) -> None:
+    def __init__(self, window: AssistHost, bridge: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.window = window
         self.bridge = bridge
         bridge.jobSucceeded.connect(self._on_job_succeeded)
 
     @property
-    def project(self) -> Any:
-        """The open ``annotations.store.Project`` (None when no project is open)."""
-        return getattr(self.window, "project", None)
+    def project(self) -> Project:
+        """The open project."""
+        return self.window.project
 
     @property
     def project_path(self) -> str:
         """Absolute path of the project file, as the engine requests want it."""
-        project = self.project
-        return str(Path(project.path).absolute()) if project is not None else ""
+        return str(Path(self.project.path).absolute())
 
     def current_image_id(self) -> int | None:
         """The id of the image on the canvas, or None."""
-        getter = getattr(self.window, "current_image", None)
-        return image_id_of(getter() if callable(getter) else None)
+        image = self.window.current_image()
+        return image.id if image is not None else None
 
     def execute(self, command: Command) -> Change:
         """Run an undoable command through the window (so its views follow); returns what changed."""
-        execute = getattr(self.window, "execute", None)
-        if callable(execute):
-            return execute(command)
-        return self.project.execute_change(command)
+        return self.window.execute(command)
 
     def refresh_window(self) -> None:
         """Ask the window to re-read the store (image statuses, annotation list)."""
-        refresh = getattr(self.window, "refresh", None)
-        if callable(refresh):
-            try:
-                refresh()
-            except Exception:  # a view refresh must never take the bridge down
-                log.exception("window.refresh() failed")
+        try:
+            self.window.refresh()
+        except Exception:  # a view refresh must never take the bridge down
+            log.exception("window.refresh() failed")
 
     def _on_job_succeeded(self, _job_id: str, result: object) -> None:
         if isinstance(result, TrainResult):

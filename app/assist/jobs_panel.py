@@ -44,7 +44,7 @@ def describe_result(info: JobInfo) -> str:
         verdict = "promoted" if result.promoted else "not promoted (validation did not improve)"
         return f"model v{result.model_version_id}, {result.epochs_run} epochs, {verdict}"
     if isinstance(result, SegmentResult):
-        return f"mask in {result.milliseconds:.0f} ms ({getattr(result.method, 'value', result.method)})"
+        return f"mask in {result.milliseconds:.0f} ms ({result.method.value})"
     return "done"
 
 
@@ -210,9 +210,9 @@ class JobsPanel(QWidget):
 
     def _update_worker(self) -> None:
         state = self.bridge.worker_state
-        pid = getattr(self.bridge.client, "pid", None) if self.bridge.client is not None else None
+        pid = self.bridge.client.pid if self.bridge.client is not None else None
         text = f"Engine: <b>{state.value}</b>"
-        if state == WorkerState.RUNNING and isinstance(pid, int):
+        if state == WorkerState.RUNNING and pid is not None:
             text += f" (pid {pid})"
         elif state == WorkerState.NOT_STARTED:
             text += " — it starts on the first pre-label, training or interactive-mask request"

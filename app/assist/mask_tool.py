@@ -15,7 +15,7 @@ annotator has been idle for a few seconds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QKeyEvent
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QToolBar, QWidg
 from app.assist.segmenter import METHOD_TITLES, SAM_MODEL_TITLES, InteractiveSegmenter
 from app.tools.base import Tool, ToolEvent
 from engine.protocol import SegmentMethod
+
+if TYPE_CHECKING:
+    from app.workspace import Workspace
 
 DRAG_THRESHOLD_SCREEN_PX = 4.0
 
@@ -99,14 +102,14 @@ class InteractiveMaskTool(Tool):
         self.toolbar: SegmenterToolbar | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def activate(self, window: Any) -> None:
+    def activate(self, window: Workspace) -> None:
         """Show the toolbar and start the current image's embedding (next image prefetched)."""
         super().activate(window)
-        if self.toolbar is None and hasattr(window, "addToolBar"):
-            self.toolbar = SegmenterToolbar(self.segmenter, window)
-            if hasattr(window, "addToolBarBreak"):
-                window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)  # its own row: the main toolbar is full
-            window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        if self.toolbar is None:
+            qt_window = self.segmenter.context.window.main_widget
+            self.toolbar = SegmenterToolbar(self.segmenter, qt_window)
+            qt_window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)  # its own row: the main toolbar is full
+            qt_window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         if self.toolbar is not None:
             self.toolbar.show()
         self.segmenter.active = True

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from annotations.store import Project
+
 
 @dataclass(frozen=True)
 class ModelChoice:
@@ -36,13 +38,11 @@ def model_choices() -> list[ModelChoice]:
     ]
 
 
-def default_model(project: object) -> str:
+def default_model(project: Project) -> str:
     """The model to preselect: the newest trained version's architecture, else Mask R-CNN when
     the project has thing classes, else the U-Net."""
-    if project is None:
-        return "unet"
-    versions = project.model_versions()  # type: ignore[attr-defined]
+    versions = project.model_versions()
     if versions:
         return str(versions[-1].architecture)
-    things = any(getattr(c, "is_thing", True) for c in project.categories())  # type: ignore[attr-defined]
+    things = any(c.is_thing for c in project.categories())
     return "maskrcnn_resnet50_fpn" if things else "unet"

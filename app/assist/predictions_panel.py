@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotations.model import ImageStatus
 from app.assist.context import AssistContext
 from app.assist.models import model_choices
 from app.assist.prelabel_layer import PredictionLayer, prediction_caption
+from app.image_table import ImageTable
 from engine.protocol import Prelabel
 
 PROPOSAL_LIST_PREFERRED_HEIGHT = 72
@@ -34,9 +34,9 @@ def _swatch(color: str) -> QIcon:
     return QIcon(pixmap)
 
 
-def unfinished_image_ids(project: object) -> tuple[int, ...]:
-    """Images that are neither done nor reviewed."""
-    return tuple(i.id for i in project.images() if not ImageStatus(i.status).is_finished)  # type: ignore[attr-defined]
+def unfinished_count(images: ImageTable) -> int:
+    """How many images are neither done nor reviewed (the session's statuses: no store read)."""
+    return int(images.rows_unfinished().size)
 
 
 class _ProposalList(QListWidget):
@@ -141,7 +141,7 @@ class PredictionsPanel(QWidget):
     def rebuild(self) -> None:
         """Re-list the visible proposals."""
         project = self.context.project
-        categories = {c.id: c for c in project.categories()} if project is not None else {}
+        categories = {c.id: c for c in project.categories()}
         self.list.blockSignals(True)
         self.list.clear()
         for prediction in self.layer.predictions:
@@ -169,9 +169,8 @@ class PredictionsPanel(QWidget):
         for button in (self.accept_button, self.reject_button, self.edit_button):
             button.setEnabled(selected)
         self.accept_all_button.setEnabled(bool(self.layer.predictions))
-        has_project = self.context.project is not None
-        self.prelabel_image_button.setEnabled(has_project and self.context.current_image_id() is not None)
-        self.prelabel_all_button.setEnabled(has_project)
+        self.prelabel_image_button.setEnabled(self.context.current_image_id() is not None)
+        self.prelabel_all_button.setEnabled(True)
 
     def _on_list_selection(self) -> None:
         items = self.list.selectedItems()
@@ -194,7 +193,7 @@ class PredictionsPanel(QWidget):
     def prelabel_current(self) -> str | None:
         """Submit a Prelabel job for the image on screen."""
         image_id = self.context.current_image_id()
-        if image_id is None or self.context.project is None:
+        if image_id is None:
             return None
         request = Prelabel(self.context.project_path, model=self.selected_model(), image_ids=(image_id,),
                            score_threshold=min(self.layer.threshold, 0.05))
@@ -203,10 +202,7 @@ class PredictionsPanel(QWidget):
 
     def prelabel_unfinished(self) -> str | None:
         """Submit a Prelabel job for every image that is not done or reviewed."""
-        project = self.context.project
-        if project is None:
-            return None
-        count = len(unfinished_image_ids(project))
+        count = unfinished_count(self.context.window.session.images)
         request = Prelabel(self.context.project_path, model=self.selected_model(), image_ids=(),
                            score_threshold=min(self.layer.threshold, 0.05))
         self.last_prelabel_job = self.context.bridge.submit(request, f"Pre-label {count} unfinished images")

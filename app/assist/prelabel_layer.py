@@ -6,10 +6,9 @@ becomes an annotation linked to it (``origin_prediction_id``) through undoable c
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsObject,
     QGraphicsPixmapItem,
+    QGraphicsSceneMouseEvent,
     QLineEdit,
     QPlainTextEdit,
     QStyleOptionGraphicsItem,
@@ -24,10 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotations.geometry import Mask
+from annotations.geometry import Geometry, Mask
 from annotations.model import AddAnnotation, Batch, Category, Prediction, PredictionState, accept_prediction, reject_prediction
 from annotations.model.changes import Change
 from app.assist.context import AssistContext
+from app.assist.host import AssistCanvas
+from app.assist.label_placement import Rect, place_captions
 from app.assist.shapes_qt import geometry_path, mask_crop_image
 
 log = logging.getLogger(__name__)
@@ -41,30 +43,59 @@ def prediction_caption(prediction: Prediction, category_name: str) -> str:
     return f"{category_name} {prediction.score:.2f} · v{prediction.model_version_id}"
 
 
-class _CaptionItem(QGraphicsItem):
-    """A caption that keeps its screen size at any zoom (ItemIgnoresTransformations)."""
+class _CaptionsItem(QGraphicsItem):
+    """The captions of every proposal on screen, kept at screen size and placed around their
+    shapes so that none covers another (``app.assist.label_placement``; at any zoom: placed
+    again on every paint). The best proposals are placed first; a caption with no room is left
+    out until the view is zoomed in."""
 
-    def __init__(self, text: str, color: QColor, parent: QGraphicsItem) -> None:
+    def __init__(self, parent: QGraphicsItem) -> None:
         super().__init__(parent)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.text = text
-        self.color = color
+        self.setZValue(1.0)  # above the outlines of the proposals (siblings at z 0)
         self.font = QFont()
         self.font.setPointSizeF(8.0)
-        metrics = QFontMetricsF(self.font)
-        self._rect = QRectF(0, -metrics.height() - 2, metrics.horizontalAdvance(text) + 6, metrics.height() + 2)
+        self.entries: list[tuple[str, QColor, QRectF]] = []  # caption, colour, shape bounds (scene)
+        self._bounds = QRectF()
+
+    def set_entries(self, entries: list[tuple[str, QColor, QRectF]]) -> None:
+        """Captions to draw, most important first: (text, colour, the shape's scene bounds)."""
+        self.prepareGeometryChange()
+        self.entries = entries
+        bounds = QRectF()
+        for _, _, rect in entries:
+            bounds = bounds.united(rect)
+        margin = max(400.0, 0.5 * max(bounds.width(), bounds.height()))  # captions keep screen size
+        self._bounds = bounds.adjusted(-margin, -margin, margin, margin) if entries else QRectF()
+        self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802
-        return self._rect
+        return self._bounds
+
+    def placed(self, transform: QTransform) -> list[tuple[str, QColor, Rect]]:
+        """Where the captions go in device pixels under ``transform`` (scene to device)."""
+        metrics = QFontMetricsF(self.font)
+        shapes, sizes = [], []
+        for text, _, rect in self.entries:
+            box = transform.mapRect(rect)
+            shapes.append(Rect(box.left(), box.top(), box.width(), box.height()))
+            sizes.append((metrics.horizontalAdvance(text) + 6, metrics.height() + 2))
+        places = place_captions(shapes, sizes)
+        return [(text, color, place) for (text, color, _), place in zip(self.entries, places, strict=True) if place is not None]
 
     def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem, _widget: QWidget | None = None) -> None:
-        painter.fillRect(self._rect, QColor(255, 255, 255, 215))
-        painter.setPen(QPen(self.color, 1, Qt.PenStyle.DashLine))
-        painter.drawRect(self._rect)
+        placed = self.placed(painter.worldTransform())
+        painter.save()
+        painter.resetTransform()  # device pixels: captions keep their screen size at any zoom
         painter.setFont(self.font)
-        painter.setPen(QColor("#111111"))
-        painter.drawText(self._rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, self.text)
+        for text, color, place in placed:
+            rect = QRectF(place.x, place.y, place.width, place.height)
+            painter.fillRect(rect, QColor(255, 255, 255, 215))
+            painter.setPen(QPen(color, 1, Qt.PenStyle.DashLine))
+            painter.drawRect(rect)
+            painter.setPen(QColor("#111111"))
+            painter.drawText(rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
 
 
 class PredictionItem(QGraphicsObject):
@@ -88,9 +119,6 @@ class PredictionItem(QGraphicsObject):
             self.fill_item.setOffset(x0, y0)
             self.fill_item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
             self.fill_item.setZValue(-1)
-        caption = _CaptionItem(self.toolTip(), self.color, self)
-        bounds = self.path.boundingRect()
-        caption.setPos(bounds.left(), bounds.top())
 
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self.path.boundingRect().adjusted(-2, -2, 2, 2)
@@ -121,7 +149,7 @@ class PredictionItem(QGraphicsObject):
             self.selected = selected
             self.update()
 
-    def mousePressEvent(self, event: Any) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         self.layer.select(self.prediction.id)
         event.accept()
 
@@ -132,7 +160,7 @@ class _LayerRoot(QGraphicsObject):
     def boundingRect(self) -> QRectF:  # noqa: N802
         return QRectF()
 
-    def paint(self, *_args: Any) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         pass
 
 
@@ -150,34 +178,29 @@ class PredictionLayer(QObject):
         self.context = context
         self.root = _LayerRoot()
         self.root.setZValue(PREDICTION_Z)
+        self.captions = _CaptionsItem(self.root)
         self.items: dict[int, PredictionItem] = {}
         self.predictions: list[Prediction] = []  # visible ones, best score first
         self.selected_id: int | None = None
         self._visible = True
-        project = context.project
-        stored = project.get_setting(THRESHOLD_SETTING, 0.5) if project is not None else 0.5
+        self.captions_visible = True
+        stored = context.project.get_setting(THRESHOLD_SETTING, 0.5)
         self._threshold = float(stored) if isinstance(stored, (int, float)) else 0.5
-        canvas = getattr(context.window, "canvas", None)
-        if canvas is not None and hasattr(canvas, "add_overlay"):
-            canvas.add_overlay(self.root)
-        image_changed = getattr(context.window, "imageChanged", None)
-        if image_changed is not None:
-            image_changed.connect(lambda *_: self.refresh(clear_selection=True))
+        window = context.window
+        window.canvas.add_overlay(self.root)
+        window.imageChanged.connect(lambda *_: self.refresh(clear_selection=True))
         context.predictionsChanged.connect(self.refresh)
-        session = getattr(context.window, "session", None)
-        if session is not None:
-            # undo/redo of an accept or reject, and edits made elsewhere
-            session.projectChanged.connect(self.refresh)
-            # selecting an annotation hands Enter/Delete back to the workspace
-            session.selectionChanged.connect(self._on_annotation_selection)
-        self.click_watcher: PredictionClickWatcher | None = None
-        if canvas is not None and hasattr(canvas, "viewport"):
-            self.click_watcher = PredictionClickWatcher(self, canvas)
+        # undo/redo of an accept or reject, and edits made elsewhere
+        window.session.projectChanged.connect(self.refresh)
+        # selecting an annotation hands Enter/Delete back to the workspace
+        window.session.selectionChanged.connect(self._on_annotation_selection)
+        # The review's marks caption the same shapes (pairs, misses, extras): one set of captions.
+        context.reviewMarksShown.connect(lambda shown: self.set_captions_visible(not shown))
+        self.click_watcher = PredictionClickWatcher(self, window.canvas)
         self.refresh()
 
     def _on_annotation_selection(self) -> None:
-        session = getattr(self.context.window, "session", None)
-        if session is not None and getattr(session, "selection", None):
+        if self.context.window.session.selection:
             self.select(None)
 
     # ------------------------------------------------------------------ reading
@@ -193,12 +216,17 @@ class PredictionLayer(QObject):
             return
         self._threshold = value
         project = self.context.project
-        if project is not None and not getattr(project, "readonly", False):
+        if not project.readonly:
             try:
                 project.set_setting(THRESHOLD_SETTING, value)
             except Exception:  # a busy store must not break the slider
                 log.exception("storing the score threshold failed")
         self.refresh()
+
+    def set_captions_visible(self, visible: bool) -> None:
+        """Show or hide the score captions (the outlines stay)."""
+        self.captions_visible = visible
+        self.captions.setVisible(visible)
 
     def set_visible(self, visible: bool) -> None:
         """Show or hide the whole layer."""
@@ -208,14 +236,14 @@ class PredictionLayer(QObject):
     def all_proposed(self) -> list[Prediction]:
         """Every proposed prediction of the current image, whatever its score."""
         project, image_id = self.context.project, self.context.current_image_id()
-        if project is None or image_id is None:
+        if image_id is None:
             return []
         return project.predictions(image_id, state=PredictionState.PROPOSED)
 
     def refresh(self, clear_selection: bool = False) -> None:
         """Re-read the proposals of the current image and rebuild the items."""
         project = self.context.project
-        categories = {c.id: c for c in project.categories()} if project is not None else {}
+        categories = {c.id: c for c in project.categories()}
         self.predictions = [p for p in self.all_proposed() if p.score >= self._threshold]
         for item in self.items.values():
             item.setParentItem(None)  # type: ignore[arg-type]  # stubs omit None; Qt takes a null parent (detach)
@@ -226,6 +254,8 @@ class PredictionLayer(QObject):
             item = PredictionItem(self, prediction, categories.get(prediction.category_id))
             item.setParentItem(self.root)
             self.items[prediction.id] = item
+        self.captions.set_entries([(item.toolTip(), item.color, item.path.boundingRect())
+                                   for item in (self.items[p.id] for p in self.predictions)])  # best first
         if clear_selection or self.selected_id not in self.items:
             self._set_selected(None)
         else:
@@ -281,7 +311,7 @@ class PredictionLayer(QObject):
         return ids.index(prediction_id) if prediction_id in ids else 0
 
     # ------------------------------------------------------------------ decisions
-    def accept(self, prediction_id: int | None = None, geometry: Any = None) -> int | None:
+    def accept(self, prediction_id: int | None = None, geometry: Geometry | None = None) -> int | None:
         """Accept a proposal (the selected one by default), optionally with an edited geometry;
         returns the id of the annotation made from it."""
         prediction = self._target(prediction_id)
@@ -326,21 +356,9 @@ class PredictionLayer(QObject):
         self.context.predictionsChanged.emit()
         self.refresh(clear_selection=True)
         window = self.context.window
-        session = getattr(window, "session", None)
-        for name in ("set_selection", "select_annotation", "select_annotations"):
-            select = getattr(session, name, None) if name == "set_selection" else getattr(window, name, None)
-            if callable(select) and annotation_id is not None:
-                try:
-                    select(annotation_id if name == "select_annotation" else [annotation_id])
-                    break
-                except Exception:
-                    log.exception("selecting the new annotation with %s failed", name)
-        set_tool = getattr(window, "set_tool", None)
-        if callable(set_tool):
-            try:
-                set_tool("select")
-            except Exception:  # noqa: BLE001 - the workspace may call its select tool differently
-                log.debug("no 'select' tool in this window")
+        if annotation_id is not None:
+            window.session.set_selection((annotation_id,))
+        window.set_tool("select")
         return annotation_id
 
     def prediction_at(self, x: float, y: float) -> int | None:
@@ -423,7 +441,7 @@ class PredictionClickWatcher(QObject):
     gets them): a click inside a proposal and outside every annotation selects the proposal;
     a click elsewhere clears the selection."""
 
-    def __init__(self, layer: PredictionLayer, canvas: Any) -> None:
+    def __init__(self, layer: PredictionLayer, canvas: AssistCanvas) -> None:
         super().__init__(layer)
         self.layer = layer
         self.canvas = canvas
@@ -432,9 +450,11 @@ class PredictionClickWatcher(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() != QEvent.Type.MouseButtonPress or not self.layer.items or not self.layer.root.isVisible():
             return False
-        if event.button() != Qt.MouseButton.LeftButton or event.modifiers() != Qt.KeyboardModifier.NoModifier:  # type: ignore[attr-defined]
+        if not isinstance(event, QMouseEvent):
             return False
-        point = self.canvas.mapToScene(event.position().toPoint())  # type: ignore[attr-defined]
+        if event.button() != Qt.MouseButton.LeftButton or event.modifiers() != Qt.KeyboardModifier.NoModifier:
+            return False
+        point = self.canvas.mapToScene(event.position().toPoint())
         hit = self.layer.prediction_at(point.x(), point.y())
         if hit is not None and self._inside_annotation(point.x(), point.y()):
             hit = None
@@ -443,7 +463,7 @@ class PredictionClickWatcher(QObject):
 
     def _inside_annotation(self, x: float, y: float) -> bool:
         project, image_id = self.layer.context.project, self.layer.context.current_image_id()
-        if project is None or image_id is None:
+        if image_id is None:
             return False
         point = QPointF(x, y)
         for annotation in project.annotations(image_id):

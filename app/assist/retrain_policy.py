@@ -7,8 +7,8 @@ the GUI's settings, stored in the project (``assist.auto_retrain``) so they trav
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
+from annotations.store import Project
 from engine.policy import RetrainDecision, RetrainPolicy, retrain_state
 
 SETTING_KEY = "assist.auto_retrain"
@@ -24,9 +24,9 @@ class RetrainSettings:
     epochs: int = 10
 
     @classmethod
-    def load(cls, project: Any) -> RetrainSettings:
+    def load(cls, project: Project) -> RetrainSettings:
         """Read from the project's settings (defaults when absent or malformed)."""
-        raw = project.get_setting(SETTING_KEY, None) if project is not None else None
+        raw = project.get_setting(SETTING_KEY, None)
         if not isinstance(raw, dict):
             return cls()
         try:
@@ -35,12 +35,12 @@ class RetrainSettings:
         except (TypeError, ValueError):
             return cls()
 
-    def save(self, project: Any) -> None:
+    def save(self, project: Project) -> None:
         """Store in the project's settings."""
         project.set_setting(SETTING_KEY, asdict(self))
 
 
-def decide(project: Any, settings: RetrainSettings, *, training_running: bool, last_trigger_s: float | None,
+def decide(project: Project, settings: RetrainSettings, *, training_running: bool, last_trigger_s: float | None,
            now_s: float) -> RetrainDecision:
     """The engine's debounced policy (``engine.policy``) applied to the project and settings:
     retrain after ``every_n_finished`` newly finished images, never during a training, not within

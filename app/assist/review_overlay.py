@@ -15,15 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Protocol
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 from annotations.geometry import Box, Geometry, Polygon, rle
 from annotations.metrics.matching import MatchIouType, MatchResult, Shape, match_shapes
 from annotations.model import PredictionState
+from annotations.store import Project
+from app.assist.label_placement import Rect, place_captions
 from app.assist.shapes_qt import geometry_path, iou_color
 
 REVIEW_Z = 920.0
@@ -94,9 +96,18 @@ def _by_path(shapes_by_name: dict[str, list[Shape]], image_path: str) -> list[Sh
     return []
 
 
-def image_sides(kind: ReviewKind, project: Any, image_id: int, *, other_project: Any = None,
+class ComparedShape(Protocol):
+    """A shape on either side of a comparison: an annotation, a prediction or a COCO shape."""
+
+    @property
+    def category_id(self) -> int: ...
+    @property
+    def geometry(self) -> Geometry: ...
+
+
+def image_sides(kind: ReviewKind, project: Project, image_id: int, *, other_project: Project | None = None,
                 coco_shapes: dict[str, list[Shape]] | None = None,
-                model_version_id: int | None = None) -> tuple[list[Any], list[Any]]:
+                model_version_id: int | None = None) -> tuple[Sequence[ComparedShape], Sequence[ComparedShape]]:
     """(reference shapes, compared shapes) of one image, as the review compares them:
     final annotations vs predictions (not superseded); COCO ground truth vs the project; this
     project vs the other project (the image matched by its path)."""
@@ -113,7 +124,7 @@ def image_sides(kind: ReviewKind, project: Any, image_id: int, *, other_project:
     if other is None:
         base = PurePosixPath(image.path).name
         other = next((i for p, i in other_images.items() if PurePosixPath(p).name == base), None)
-    if other is None:
+    if other is None or other_project is None:
         return annotations, []
     ids_by_name = {c.name: c.id for c in project.categories()}
     mapped = {c.id: ids_by_name.get(c.name, -c.id) for c in other_project.categories()}
@@ -121,7 +132,8 @@ def image_sides(kind: ReviewKind, project: Any, image_id: int, *, other_project:
                          for a in other_project.annotations(other.id)]
 
 
-def review_marks(gt: Sequence[Any], pred: Sequence[Any], size_hw: tuple[int, int], category_names: dict[int, str],
+def review_marks(gt: Sequence[ComparedShape], pred: Sequence[ComparedShape], size_hw: tuple[int, int],
+                 category_names: dict[int, str],
                  iou_threshold: float = 0.5, iou_type: str = "auto") -> tuple[list[Mark], MatchResult]:
     """What to draw for one image: pairs coloured by IoU, misses, extras and mismatches."""
     match_iou = MatchIouType(iou_type if iou_type in ("auto", "bbox", "segm") else "auto")
@@ -152,7 +164,10 @@ def review_marks(gt: Sequence[Any], pred: Sequence[Any], size_hw: tuple[int, int
 
 
 class ReviewOverlay(QGraphicsObject):
-    """Draws :class:`Mark` s in scene (image pixel) coordinates; captions keep screen size."""
+    """Draws :class:`Mark` s in scene (image pixel) coordinates; captions keep screen size.
+    ``shown(bool)``: marks appeared on the canvas (True) or were cleared (False)."""
+
+    shown = Signal(bool)
 
     def __init__(self) -> None:
         super().__init__()
@@ -171,8 +186,11 @@ class ReviewOverlay(QGraphicsObject):
         bounds = QRectF()
         for _, path in self._paths:
             bounds = bounds.united(path.boundingRect())
-        self._bounds = bounds.adjusted(-4, -40, 200, 4)
+        # Captions keep their screen size and may sit around a shape: a wide margin (scene px).
+        margin = max(400.0, 0.5 * max(bounds.width(), bounds.height()))
+        self._bounds = bounds.adjusted(-margin, -margin, margin, margin)
         self.update()
+        self.shown.emit(bool(self.marks))
 
     def clear(self) -> None:
         self.set_marks(None, [])
@@ -182,10 +200,8 @@ class ReviewOverlay(QGraphicsObject):
 
     def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem, _widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        scale = painter.worldTransform().m11() or 1.0
         font = QFont()
         font.setPointSizeF(8.0)
-        metrics = QFontMetricsF(font)
         for mark, path in self._paths:
             style = {"extra": Qt.PenStyle.DashLine, "pair-gt": Qt.PenStyle.DotLine}.get(mark.role, Qt.PenStyle.SolidLine)
             width = 3.0 if mark.role in ("miss", "mismatch") else 2.0
@@ -197,30 +213,47 @@ class ReviewOverlay(QGraphicsObject):
             painter.setBrush(fill if fill.alpha() else Qt.BrushStyle.NoBrush)
             painter.drawPath(path)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for mark, path in self._paths:
-            if not mark.caption:
-                continue
-            anchor = path.boundingRect().topLeft()
-            painter.save()
-            painter.translate(anchor)
-            painter.scale(1.0 / scale, 1.0 / scale)
-            rect = QRectF(0, -metrics.height() - 2, metrics.horizontalAdvance(mark.caption) + 6, metrics.height() + 2)
+        self._paint_captions(painter, font)
+
+    # Misses and mismatches first: when captions compete for room, those are the ones to read.
+    _CAPTION_ORDER = {"miss": 0, "mismatch": 1, "extra": 2, "pair-pred": 3, "pair-gt": 4}
+
+    def caption_rects(self, transform: QTransform, font: QFont) -> list[tuple[Mark, Rect]]:
+        """Where each caption goes, in device (screen) pixels under ``transform`` (scene to
+        device): around its shape, never over another caption; captions with no room are left out
+        (zooming in makes room)."""
+        metrics = QFontMetricsF(font)
+        captioned = sorted(((m, p) for m, p in self._paths if m.caption), key=lambda mp: self._CAPTION_ORDER.get(mp[0].role, 9))
+        shapes, sizes = [], []
+        for mark, path in captioned:
+            box = transform.mapRect(path.boundingRect())
+            shapes.append(Rect(box.left(), box.top(), box.width(), box.height()))
+            sizes.append((metrics.horizontalAdvance(mark.caption) + 6, metrics.height() + 2))
+        return [(mark, rect) for (mark, _), rect in zip(captioned, place_captions(shapes, sizes), strict=True)
+                if rect is not None]
+
+    def _paint_captions(self, painter: QPainter, font: QFont) -> None:
+        placed = self.caption_rects(painter.worldTransform(), font)
+        painter.save()
+        painter.resetTransform()  # device pixels: captions keep their screen size at any zoom
+        painter.setFont(font)
+        for mark, place in placed:
+            rect = QRectF(place.x, place.y, place.width, place.height)
             painter.fillRect(rect, QColor(255, 255, 255, 220))
             painter.setPen(QPen(mark.color, 1))
             painter.drawRect(rect)
-            painter.setFont(font)
             painter.setPen(QColor("#111111"))
             painter.drawText(rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, mark.caption)
-            painter.restore()
+        painter.restore()
 
-
-def finite(value: Any) -> float:
-    """``value`` as a float, NaN for None/null."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
+def finite(value: object) -> float:
+    """``value`` (a number or numeric text from a report) as a float, NaN for None/null/other."""
+    if not isinstance(value, (int, float, str)):
         return math.nan
-    return out
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
 
 
-__all__ = ["Mark", "ReviewKind", "ReviewOverlay", "image_sides", "read_coco_shapes", "review_marks", "finite"]
+__all__ = ["ComparedShape", "Mark", "ReviewKind", "ReviewOverlay", "image_sides", "read_coco_shapes", "review_marks", "finite"]

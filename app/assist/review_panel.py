@@ -16,7 +16,6 @@ import logging
 import math
 import threading
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotations.metrics.report import ReviewReport
+from annotations.store import Project
 from app.assist.charts import HeatmapChart, LineChart, Series
 from app.assist.context import AssistContext
-from app.assist.review_overlay import ReviewKind, ReviewOverlay, finite, image_sides, read_coco_shapes, review_marks
+from app.assist.review_overlay import Mark, ReviewKind, ReviewOverlay, finite, image_sides, read_coco_shapes, review_marks
 from app.table_cells import filled_cell
 
 log = logging.getLogger(__name__)
@@ -72,30 +73,19 @@ class ReviewRequest:
     iou_type: str = "auto"
 
 
-def compute_review(request: ReviewRequest) -> Any:
+def compute_review(request: ReviewRequest) -> ReviewReport:
     """Run the review (any thread: it opens its own read-only project connections) and return
-    the ``ReviewReport``."""
+    its report."""
     from annotations.metrics import review
-    from annotations.store import Project
 
-    options = {"iou_threshold": request.iou_threshold, "iou_type": request.iou_type}
+    iou, iou_type = request.iou_threshold, request.iou_type
     with Project.open(request.project_path, readonly=True) as project:
         if request.kind == ReviewKind.MODEL_VS_FINAL:
-            return _call(review.model_vs_final, project, **options)
+            return review.model_vs_final(project, iou_threshold=iou, iou_type=iou_type)
         if request.kind == ReviewKind.VS_COCO:
-            return _call(review.project_vs_coco, project, request.other, **options)
+            return review.project_vs_coco(project, request.other, iou_threshold=iou, iou_type=iou_type)
         with Project.open(request.other, readonly=True) as other:
-            return _call(review.project_vs_project, project, other, **options)
-
-
-def _call(function: Callable[..., Any], *args: Any, **options: Any) -> Any:
-    """Call a review function with the options it accepts."""
-    import inspect
-
-    accepted = inspect.signature(function).parameters
-    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        return function(*args, **options)
-    return function(*args, **{k: v for k, v in options.items() if k in accepted})
+            return review.project_vs_project(project, other, iou_threshold=iou, iou_type=iou_type)
 
 
 class _Relay(QObject):
@@ -104,7 +94,7 @@ class _Relay(QObject):
     done = Signal(object, object, str)  # request, report or None, error text
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def _fmt(value: object, digits: int = 3) -> str:
     """A metric for a table cell: "—" when undefined, integers without decimals."""
     number = finite(value)
     if math.isnan(number):
@@ -112,7 +102,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return f"{number:.0f}" if float(number).is_integer() else f"{number:.{digits}f}"
 
 
-def _item(text: str, numeric: bool = True, data: Any = None) -> QTableWidgetItem:
+def _item(text: str, numeric: bool = True, data: int | str | None = None) -> QTableWidgetItem:
     """A read-only cell: numbers right-aligned, text left-aligned; ``data`` kept as UserRole."""
     item = QTableWidgetItem(text)
     if data is not None:
@@ -130,8 +120,8 @@ class ReviewPanel(QWidget):
     def __init__(self, context: AssistContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.report: Any = None
-        self.report_json: dict[str, Any] | None = None
+        self.report: ReviewReport | None = None
+        self.report_json: dict[str, Any] | None = None  # the report's documented JSON (annotations.metrics.report)
         self.request: ReviewRequest | None = None
         self.error_text = ""
         self._thread: threading.Thread | None = None
@@ -139,12 +129,9 @@ class ReviewPanel(QWidget):
         self._relay.done.connect(self._on_done)
         self._coco_cache: tuple[str, dict] | None = None
         self.overlay = ReviewOverlay()
-        canvas = getattr(context.window, "canvas", None)
-        if canvas is not None and hasattr(canvas, "add_overlay"):
-            canvas.add_overlay(self.overlay)
-        image_changed = getattr(context.window, "imageChanged", None)
-        if image_changed is not None:
-            image_changed.connect(self._on_image_changed)
+        self.overlay.shown.connect(context.reviewMarksShown)
+        context.window.canvas.add_overlay(self.overlay)
+        context.window.imageChanged.connect(self._on_image_changed)
 
         # --- what to compare
         self.kind_combo = QComboBox()
@@ -277,7 +264,7 @@ class ReviewPanel(QWidget):
 
     def run_review(self) -> bool:
         """Start the review in a background thread; False when the inputs are incomplete."""
-        if self.context.project is None or self.running:
+        if self.running:
             return False
         other = self.other_edit.text().strip()
         if self.kind() != ReviewKind.MODEL_VS_FINAL and not other:
@@ -308,7 +295,7 @@ class ReviewPanel(QWidget):
         """Start the default review (model vs final annotations) when none was run yet and the
         project has finished images; False (with the reason in the status line) otherwise."""
         project = self.context.project
-        if project is None or self.running or self.report is not None:
+        if self.running or self.report is not None:
             return False
         if not any(image.status.is_finished for image in project.images()):
             self.status_label.setText("No finished images yet: mark images done (Ctrl+Enter) to review the "
@@ -334,10 +321,10 @@ class ReviewPanel(QWidget):
             if self._thread is not None:
                 self._thread.join(0.02)
 
-    def _on_done(self, request: ReviewRequest, report: Any, error: str) -> None:
+    def _on_done(self, request: ReviewRequest, report: object, error: str) -> None:
         self.run_button.setEnabled(True)
         self.request = request
-        if report is None:
+        if not isinstance(report, ReviewReport):
             self.error_text = error
             self.status_label.setText("Review failed: " + error.splitlines()[0])
             self.status_label.setToolTip(error)
@@ -348,11 +335,11 @@ class ReviewPanel(QWidget):
         self.reviewReady.emit()
 
     # ------------------------------------------------------------------ showing
-    def show_report(self, report: Any, request: ReviewRequest | None = None) -> None:
-        """Fill the tables and charts from a ReviewReport."""
+    def show_report(self, report: ReviewReport, request: ReviewRequest | None = None) -> None:
+        """Fill the tables and charts from a review report."""
         self.report = report
         self.request = request or self.request
-        data = report.to_json() if hasattr(report, "to_json") else dict(report)
+        data = report.to_json()
         self.report_json = data
         self.export_button.setEnabled(True)
         from annotations.metrics.saliency_review import detection_measures_apply
@@ -529,16 +516,13 @@ class ReviewPanel(QWidget):
 
     def open_image(self, image_id: int) -> None:
         """Open ``image_id`` in the workspace and mark its matched pairs, misses and extras."""
-        window = self.context.window
-        opener = getattr(window, "open_image", None)
-        if callable(opener):
-            opener(image_id)
+        self.context.window.open_image(image_id)
         self.show_marks(image_id)
 
-    def show_marks(self, image_id: int) -> list[Any]:
+    def show_marks(self, image_id: int) -> list[Mark]:
         """Recompute the matching of ``image_id`` the way the review did and draw it."""
         project, request = self.context.project, self.request
-        if project is None or request is None:
+        if request is None:
             self.overlay.clear()
             return []
         other_project = None
@@ -546,12 +530,10 @@ class ReviewPanel(QWidget):
         try:
             if request.kind == ReviewKind.VS_COCO:
                 if self._coco_cache is None or self._coco_cache[0] != request.other:
-                    names = {c.name: c.id for c in project.categories()}
-                    self._coco_cache = (request.other, read_coco_shapes(request.other, names))
+                    ids_by_name = {c.name: c.id for c in project.categories()}
+                    self._coco_cache = (request.other, read_coco_shapes(request.other, ids_by_name))
                 coco_shapes = self._coco_cache[1]
             elif request.kind == ReviewKind.VS_PROJECT:
-                from annotations.store import Project
-
                 other_project = Project.open(request.other, readonly=True)
             summary = (self.report_json or {}).get("summary") or {}
             version = summary.get("model_version_id") if request.kind == ReviewKind.MODEL_VS_FINAL else None
@@ -571,7 +553,7 @@ class ReviewPanel(QWidget):
         self.overlay.set_marks(image_id, marks)
         return marks
 
-    def _on_image_changed(self, *args: Any) -> None:
+    def _on_image_changed(self, _image_id: int) -> None:
         if self.overlay.image_id is not None and self.context.current_image_id() != self.overlay.image_id:
             self.overlay.clear()
 

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from PySide6.QtCore import QObject, QPointF, QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsObject, QGraphicsPixmapItem, QStyleOptionGraphicsItem, QWidget
 
-from annotations.geometry import Box, Mask, mask_to_polygon, rle
+from annotations.geometry import Box, Geometry, Mask, mask_to_polygon, rle
 from annotations.model import AddAnnotation, Annotation
 from app.assist.context import AssistContext
 from app.assist.shapes_qt import geometry_path, mask_crop_image
-from engine.protocol import Segment, SegmentMethod
+from engine.protocol import Segment, SegmentMethod, SegmentResult
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +40,23 @@ PREFETCH_IDLE_MS = 3000
 interactive lane runs one job at a time: a prefetch must not delay the annotator's clicks)."""
 
 # The SAM models the engine knows (engine.sam.catalog; not imported here: it pulls in torch).
-SAM_MODEL_TITLES = {"sam2.1_hiera_tiny": "SAM 2.1 tiny", "sam2.1_hiera_small": "SAM 2.1 small"}
+SAM_MODEL_TITLES = {"sam2.1_hiera_tiny": "SAM 2.1 tiny", "sam2.1_hiera_small": "SAM 2.1 small",
+                    "efficientvit_sam_l0": "EfficientViT-SAM L0 (light, CPU)"}
 METHOD_TITLES = {SegmentMethod.AUTO: "Auto", SegmentMethod.SAM: "SAM", SegmentMethod.GRABCUT: "GrabCut",
                  SegmentMethod.MODEL: "Project model + GrabCut"}
 
 
-def answer_label(result: Any, index: int = 0, count: int = 1) -> str:
+def answer_label(result: SegmentResult, index: int = 0, count: int = 1) -> str:
     """What answered, e.g. ``"SAM 2.1 tiny · 42 ms · candidate 1/3 (C: next)"``."""
-    method = getattr(result, "method", None)
-    model = str(getattr(result, "model", "") or "")
-    if method == SegmentMethod.SAM:
-        title = SAM_MODEL_TITLES.get(model, model or "SAM")
-    elif method == SegmentMethod.MODEL:
+    if result.method == SegmentMethod.SAM:
+        title = SAM_MODEL_TITLES.get(result.model, result.model or "SAM")
+    elif result.method == SegmentMethod.MODEL:
         title = "Project model + GrabCut"
     else:
         title = "GrabCut"
-    text = f"{title} · {float(getattr(result, 'milliseconds', 0.0)):.0f} ms"
-    embedding_ms = float(getattr(result, "embedding_ms", 0.0) or 0.0)
-    if embedding_ms > 0:
-        text += f" (embedding {embedding_ms / 1000:.1f} s)"
+    text = f"{title} · {result.milliseconds:.0f} ms"
+    if result.embedding_ms > 0:
+        text += f" (embedding {result.embedding_ms / 1000:.1f} s)"
     if count > 1:
         text += f" · candidate {index + 1}/{count} (C: next)"
     return text
@@ -228,7 +225,7 @@ class InteractiveSegmenter(QObject):
         self.mask: Mask | None = None
         self.candidates: list[Mask] = []
         self.candidate_index = 0
-        self.last_result: Any = None
+        self.last_result: SegmentResult | None = None
         self.status = ""
         self.embedding_busy = False
         self._job_id: str | None = None
@@ -244,16 +241,12 @@ class InteractiveSegmenter(QObject):
         self._dirty = False
         self.active = False  # the mask tool is the current tool: embeddings are prepared on image change
         self.overlay = SegmentOverlay()
-        canvas = getattr(context.window, "canvas", None)
-        if canvas is not None and hasattr(canvas, "add_overlay"):
-            canvas.add_overlay(self.overlay)
+        context.window.canvas.add_overlay(self.overlay)
         context.bridge.jobSucceeded.connect(self._on_succeeded)
         context.bridge.jobFailed.connect(self._on_failed)
         context.bridge.jobCancelled.connect(self._on_cancelled)
         context.bridge.jobProgress.connect(self._on_progress)
-        image_changed = getattr(context.window, "imageChanged", None)
-        if image_changed is not None:
-            image_changed.connect(lambda *_: self._on_image_changed())
+        context.window.imageChanged.connect(lambda *_: self._on_image_changed())
 
     # ------------------------------------------------------------------ settings
     def set_method(self, method: SegmentMethod, sam_model: str = "") -> None:
@@ -279,9 +272,8 @@ class InteractiveSegmenter(QObject):
         self.status = text
         self.overlay.set_status(text)
         self.statusChanged.emit(text)
-        show = getattr(self.context.window, "show_message", None)
-        if callable(show) and text:
-            show(text, 6000)
+        if text:
+            self.context.window.show_message(text, 6000)
 
     def prepare(self, next_image_id: int | None = None) -> None:
         """Ask the engine for the current image's SAM embedding, so the first click answers at
@@ -297,6 +289,7 @@ class InteractiveSegmenter(QObject):
             return
         if self._prepare_job is not None:
             self.context.bridge.cancel(self._prepare_job)
+        self._drop_prefetch()  # a prefetch of another image must not delay the image on screen
         self._prepared.add((image_id, self.sam_model))
         self.embedding_busy = True
         self._set_status("Computing the image embedding…")
@@ -329,14 +322,9 @@ class InteractiveSegmenter(QObject):
     def next_image_id(self) -> int | None:
         """The image after the current one in the workspace's order, if known (for prefetching)."""
         image_id = self.context.current_image_id()
-        session = getattr(self.context.window, "session", None)
-        try:
-            images = list(getattr(session, "images", []) or [])
-            ids = [int(getattr(image, "id", 0)) for image in images]
-            index = ids.index(int(image_id)) if image_id is not None else -1
-        except (TypeError, ValueError):
-            return None
-        return ids[index + 1] if 0 <= index < len(ids) - 1 else None
+        session = self.context.window.session
+        row = session.row_of_image(image_id) if image_id is not None else None
+        return int(session.images.ids[row + 1]) if row is not None and row + 1 < len(session.images) else None
 
     def _on_image_changed(self) -> None:
         self.clear()
@@ -438,13 +426,15 @@ class InteractiveSegmenter(QObject):
             self._set_status("Ready: click or drag a box")
             self._prefetch_timer.start()
 
-    def _on_succeeded(self, job_id: str, result: Any) -> None:
+    def _on_succeeded(self, job_id: str, result: object) -> None:
+        if not isinstance(result, SegmentResult):
+            return  # a pre-label or training job: not the segmenter's
         if job_id == self._prefetch_job:
             self._prefetch_job = None
             return
         if job_id == self._prepare_job:
             self._prepare_job = None
-            sam = getattr(result, "method", None) == SegmentMethod.SAM
+            sam = result.method == SegmentMethod.SAM
             if self.embedding_busy:
                 self.embedding_busy = False
                 self._set_status("Ready: click or drag a box" if sam else "No SAM weights: GrabCut answers")
@@ -457,7 +447,7 @@ class InteractiveSegmenter(QObject):
         self.last_result = result
         if self.prompt is not None:
             size = (int(result.size[0]), int(result.size[1]))
-            self.candidates = [Mask(size, bytes(c)) for c in (result.counts, *getattr(result, "alternatives", ()))]
+            self.candidates = [Mask(size, bytes(c)) for c in (result.counts, *result.alternatives)]
             self.candidate_index = 0
             self.mask = self.candidates[0]
             self.maskChanged.emit(self.mask)
@@ -502,7 +492,8 @@ class InteractiveSegmenter(QObject):
         self.mask = self.candidates[self.candidate_index]
         self.maskChanged.emit(self.mask)
         self.overlay.set_state(self.prompt, self.mask, self._job_id is not None)
-        self._set_status(answer_label(self.last_result, self.candidate_index, len(self.candidates)))
+        if self.last_result is not None:
+            self._set_status(answer_label(self.last_result, self.candidate_index, len(self.candidates)))
         return True
 
     # ------------------------------------------------------------------ accepting
@@ -512,35 +503,22 @@ class InteractiveSegmenter(QObject):
         new annotation's id."""
         if self.mask is None or self.prompt is None or rle.area(self.mask) == 0:
             return None
-        geometry: Any = mask_to_polygon(self.mask, tolerance=self.tolerance_px) if as_polygon else self.mask
+        geometry: Geometry = mask_to_polygon(self.mask, tolerance=self.tolerance_px) if as_polygon else self.mask
         category = category_id if category_id is not None else self.current_category_id()
         if category is None:
             self.failed.emit("the project has no class to give the new shape")
             return None
         annotation = Annotation(0, self.prompt.image_id, category, geometry, attributes={"tool": "interactive"})
         done = self.context.execute(AddAnnotation(annotation))
-        stored = getattr(done, "annotation", None)
         self.clear()
-        return int(stored.id) if stored is not None and stored.id else None
+        return done.annotation.id or None
 
     def current_category_id(self) -> int | None:
         """The class chosen in the workspace, else the project's first class."""
-        window = self.context.window
-        session = getattr(window, "session", None)
-        session_value = getattr(session, "current_category_id", None)
-        if isinstance(session_value, int) and session_value > 0:
-            return session_value
-        for name in ("current_category_id", "current_category"):
-            getter = getattr(window, name, None)
-            if callable(getter):
-                try:
-                    value = getter()
-                except Exception:  # noqa: BLE001 - optional workspace getter; fall back to the next source
-                    continue
-                value = getattr(value, "id", value)
-                if isinstance(value, int) and value > 0:
-                    return value
-        categories = self.context.project.categories() if self.context.project is not None else []
+        chosen = self.context.window.session.current_category_id
+        if chosen is not None and chosen > 0:
+            return chosen
+        categories = self.context.project.categories()
         return categories[0].id if categories else None
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -37,15 +36,18 @@ from app.assist.retrain_policy import RetrainSettings, decide
 from app.assist.text_format import tidy_numbers
 from app.table_cells import filled_cell
 from engine.loss_choice import LossKind
-from engine.protocol import Device, Train
+from engine.protocol import Device, Train, TrainResult
 
 HISTORY_SETTING = "assist.train_history"
 
 
-def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Finite scalar numbers of a (nested) metrics dict as ``{"val.miou": 0.61, ...}``."""
+def flatten_metrics(metrics: Mapping[str, object], prefix: str = "") -> dict[str, float]:
+    """Finite scalar numbers of a (nested) metrics dict as ``{"val.miou": 0.61, ...}``; the
+    ``per_image`` scores (one per validation image, for the promotion's bootstrap) are left out."""
     flat: dict[str, float] = {}
     for key, value in metrics.items():
+        if key == "per_image":
+            continue
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(flatten_metrics(value, f"{name}."))
@@ -54,7 +56,7 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
     return flat
 
 
-def format_metrics(metrics: dict[str, Any], limit: int = 4) -> str:
+def format_metrics(metrics: Mapping[str, object], limit: int = 4) -> str:
     """A short ``key value · key value`` line of the scalar metrics (history and counts left out)."""
     flat = {k: v for k, v in flatten_metrics(metrics).items() if not k.startswith(("history", "epoch"))}
     flat = {k: v for k, v in flat.items() if "per_class" not in k and not k.endswith(("images", "objects"))}
@@ -66,7 +68,7 @@ _NOT_PLOTTED = ("epoch", "done", "total", "iteration", "lr", "seconds")
 MAX_VALIDATION_LINES = 3
 
 
-def curve_series(history: Iterable[dict[str, Any]]) -> list[Series]:
+def curve_series(history: Iterable[Mapping[str, object]]) -> list[Series]:
     """Learning-curve lines from per-epoch metric dicts: training losses on the left axis, up to
     three validation metrics on the right axis (per-class values and counts left out), and the
     untrained model's score (``baseline``) as a grey dashed line; x is ``epoch`` when given."""
@@ -100,7 +102,7 @@ class TrainingPanel(QWidget):
         self.context = context
         self.bridge = context.bridge
         self.train_job_id: str | None = None
-        self.histories: dict[int, list[dict[str, Any]]] = {}  # version id -> per-epoch metrics
+        self.histories: dict[int, list[dict[str, object]]] = {}  # version id -> per-epoch metrics
         self._last_auto_trigger: float | None = None
 
         # --- controls
@@ -120,8 +122,8 @@ class TrainingPanel(QWidget):
         self.loss_combo = QComboBox()  # semantic models' training loss (engine.loss_choice, torch-free)
         for kind in LossKind:
             self.loss_combo.addItem(kind.label, kind.value)
-        self.loss_combo.setToolTip("Semantic models only. Automatic: cross-entropy, or cross-entropy + Dice when "
-                                   "the classes' pixel counts differ 10x or more; the result says which and why.")
+        self.loss_combo.setToolTip("Semantic models only. Automatic: cross-entropy, or class-weighted cross-entropy "
+                                   "when the classes' pixel counts differ 10x or more; the result says which and why.")
         self.start_button = QPushButton("Start training")
         self.start_button.clicked.connect(self.start_training)
         self.stop_button = QPushButton("Stop")
@@ -214,16 +216,12 @@ class TrainingPanel(QWidget):
         self.bridge.jobStarted.connect(lambda *_: self._update_buttons())
         context.modelVersionsChanged.connect(self.refresh_versions)
         context.predictionsChanged.connect(self.refresh_on_screen)
-        image_changed = getattr(context.window, "imageChanged", None)
-        if image_changed is not None:
-            image_changed.connect(lambda *_: self.refresh_on_screen())
+        context.window.imageChanged.connect(lambda *_: self.refresh_on_screen())
         self._load_settings()
         self.auto_check.toggled.connect(self._save_settings)
         self.auto_every.valueChanged.connect(self._save_settings)
-        session = getattr(context.window, "session", None)
-        images_changed = getattr(session, "imagesChanged", None)
-        if images_changed is not None:  # statuses changed: the training data line follows
-            images_changed.connect(self._update_training_data)
+        # statuses changed: the training data line follows
+        context.window.session.imagesChanged.connect(self._update_training_data)
         self.auto_timer = QTimer(self)
         self.auto_timer.setInterval(3000)
         self.auto_timer.timeout.connect(self.check_auto_retrain)
@@ -255,7 +253,7 @@ class TrainingPanel(QWidget):
 
     def _save_settings(self) -> None:
         project = self.context.project
-        if project is not None and not getattr(project, "readonly", False):
+        if not project.readonly:
             self.settings().save(project)
         self.check_auto_retrain()
 
@@ -268,7 +266,7 @@ class TrainingPanel(QWidget):
 
     def start_training(self) -> str | None:
         """Submit a Train job for the chosen model; returns its job id (None without a project)."""
-        if self.context.project is None or self.training_running():
+        if self.training_running():
             return None
         request = Train(
             project_path=self.context.project_path,
@@ -297,17 +295,8 @@ class TrainingPanel(QWidget):
 
     def training_data_text(self) -> str:
         """One line on what a training would learn from (finished images of the project)."""
-        project = self.context.project
-        if project is None:
-            return ""
-        session = getattr(self.context.window, "session", None)
-        images = getattr(session, "images", None)
-        if session is not None and isinstance(images, list):  # the session's counts are current (no store reads, no scan)
-            total, finished = len(images), int(session.finished_count)
-        else:
-            counts = project.counts()
-            status = counts.get("status") or {}
-            total, finished = int(counts.get("images", 0)), int(status.get("done", 0)) + int(status.get("reviewed", 0))
+        session = self.context.window.session  # its counts are current (no store reads, no scan)
+        total, finished = len(session.images), session.finished_count
         return f"Training data: {finished} finished of {total} images"
 
     def _update_training_data(self) -> None:
@@ -315,7 +304,7 @@ class TrainingPanel(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.training_running()
-        self.start_button.setEnabled(not running and self.context.project is not None)
+        self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running and not all(j.cancel_requested for j in self.bridge.active_jobs("train")))
 
     def _on_progress(self, job_id: str, done: int, total: int, message: str, _metrics: dict) -> None:
@@ -331,14 +320,14 @@ class TrainingPanel(QWidget):
         info = self.bridge.job(job_id)
         if info.kind != "train":
             return
-        if info.state == JobState.SUCCEEDED and info.result is not None:
-            result = info.result
+        result = info.result
+        if info.state == JobState.SUCCEEDED and isinstance(result, TrainResult):
             history = list(result.history) or list(info.history)
             self.histories[int(result.model_version_id)] = history
             self._store_history(int(result.model_version_id), history)
             verdict = "promoted" if result.promoted else "kept the previous version (validation did not improve)"
             self.status_label.setText(f"Trained v{result.model_version_id}: {verdict}. {format_metrics(result.metrics)}"
-                                      + (f"\nLoss: {result.loss}" if getattr(result, "loss", "") else ""))
+                                      + (f"\nLoss: {result.loss}" if result.loss else ""))
             self.curve.title = f"Learning curve — v{result.model_version_id}"
             self.curve.set_series(curve_series(history))
             self.refresh_versions()
@@ -355,23 +344,21 @@ class TrainingPanel(QWidget):
         self._update_buttons()
         self.check_auto_retrain()
 
-    def _store_history(self, version_id: int, history: list[dict[str, Any]]) -> None:
+    def _store_history(self, version_id: int, history: list[dict[str, object]]) -> None:
         """Keep a version's per-epoch metrics in the project, so its curve survives a restart."""
         project = self.context.project
-        if project is None or getattr(project, "readonly", False):
+        if project.readonly:
             return
         try:
             project.set_setting(f"{HISTORY_SETTING}.{version_id}", [flatten_metrics(h) for h in history])
         except Exception:  # noqa: BLE001 - the curve is a convenience; never fail a finished training over it
             pass
 
-    def stored_history(self, version_id: int) -> list[dict[str, Any]]:
+    def stored_history(self, version_id: int) -> list[dict[str, object]]:
         """Per-epoch metrics of ``version_id``: this session's, the project's, or the version's own."""
         if version_id in self.histories:
             return self.histories[version_id]
         project = self.context.project
-        if project is None:
-            return []
         stored = project.get_setting(f"{HISTORY_SETTING}.{version_id}", None)
         if isinstance(stored, list):
             return [h for h in stored if isinstance(h, dict)]
@@ -387,9 +374,6 @@ class TrainingPanel(QWidget):
         """Start a training when the engine's retrain policy says so; returns the job id when
         one was started. ``now_s``: a ``time.monotonic()`` reading (tests pass their own)."""
         project = self.context.project
-        if project is None:
-            self.auto_status.setText("")
-            return None
         now = time.monotonic() if now_s is None else now_s
         settings = self.settings()
         if not settings.enabled:  # nothing runs by itself: say so, and read nothing
@@ -415,7 +399,7 @@ class TrainingPanel(QWidget):
     def on_screen_versions(self) -> set[int]:
         """Model versions of the proposed predictions on the current image."""
         project, image_id = self.context.project, self.context.current_image_id()
-        if project is None or image_id is None:
+        if image_id is None:
             return set()
         from annotations.model import PredictionState
 
@@ -424,7 +408,7 @@ class TrainingPanel(QWidget):
     def refresh_versions(self) -> None:
         """Re-read the model versions from the store."""
         project = self.context.project
-        versions = project.model_versions() if project is not None else []
+        versions = project.model_versions()
         on_screen = self.on_screen_versions()
         selected = self.selected_version_id()
         self.versions_table.setRowCount(len(versions))

@@ -4,12 +4,12 @@ class, and previous/next unfinished buttons. Thumbnails are decoded in a worker 
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from annotations.model import Image, ImageStatus
 from app.canvas.qt_numpy import qimage_from_array
 from app.image_loading import ImageLoadError, thumbnail
+from app.image_table import ImageView
 from app.session import Session
 
 if TYPE_CHECKING:
@@ -54,8 +55,6 @@ STATUS_TEXT = {
     ImageStatus.REVIEWED: "reviewed",
 }
 ImageRole = Qt.ItemDataRole.UserRole + 1
-_image_id = attrgetter("id")
-_FINISHED = frozenset({ImageStatus.DONE, ImageStatus.REVIEWED})
 
 
 class ThumbnailCache(QObject):
@@ -115,41 +114,47 @@ class ThumbnailCache(QObject):
 
 
 class ImageListModel(QAbstractListModel):
-    """The filtered image list (``rows``) of the session."""
+    """The filtered image list (``rows``: a view of the session's image table, in id order).
+    Rows are fetched on demand: only the rows the list paints are read from the store."""
 
     def __init__(self, session: Session, thumbnails: ThumbnailCache, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.thumbnails = thumbnails
-        self.rows: list[Image] = []
+        self.rows = ImageView(session.images, np.zeros(0, np.int64))
+        self._count = 0  # len(rows): Qt asks for it thousands of times while it lays the list out
         thumbnails.ready.connect(self._on_thumbnail)
 
-    def set_rows(self, rows: list[Image]) -> None:
+    def set_rows(self, rows: ImageView) -> None:
         """Show ``rows`` (in id order)."""
         self.beginResetModel()
         self.rows = rows
+        self._count = len(rows)
         self.endResetModel()
 
-    def update_images(self, images_by_id: dict[int, Image]) -> None:
-        """Refresh statuses in place (no reset: keeps the scroll position)."""
-        for image_id, fresh in images_by_id.items():
+    def update_images(self, image_ids: Iterable[int]) -> None:
+        """Repaint the rows of ``image_ids`` (their statuses changed in the session's table; no
+        reset: keeps the scroll position)."""
+        for image_id in image_ids:
             row = self.row_of(image_id)
-            if row >= 0 and fresh != self.rows[row]:
-                self.rows[row] = fresh
+            if row >= 0:
                 index = self.index(row)
                 self.dataChanged.emit(index, index)
 
     def row_of(self, image_id: int) -> int:
-        """Row of ``image_id`` in the filtered list, or -1: a binary search, as the rows are
+        """Row of ``image_id`` in the filtered list, or -1: binary searches, as the rows are
         always in id order (the session's order, filtered) — no index to build per filter."""
-        row = bisect_left(self.rows, image_id, key=_image_id)
-        return row if row < len(self.rows) and self.rows[row].id == image_id else -1
+        return self.rows.index_of(image_id)
+
+    def image_id_at(self, row: int) -> int:
+        """The id of the image in ``row`` (no store read)."""
+        return int(self.rows.table.ids[self.rows.table_row(row)])
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
+        return 0 if parent.isValid() else self._count
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+        if not index.isValid() or not 0 <= index.row() < self._count:
             return None
         image = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
@@ -330,8 +335,9 @@ class ImagesPanel(QWidget):
         self.class_filter.setCurrentIndex(max(0, self.class_filter.findData(category_id)))
 
     def _category_index(self) -> dict[int, set[int]]:
+        """Image id -> classes of its shapes (images without shapes are left out)."""
         if self._categories_by_image is None:
-            index: dict[int, set[int]] = {image.id: set() for image in self.session.images}
+            index: dict[int, set[int]] = {}
             for annotation in self.session.project.annotations():
                 index.setdefault(annotation.image_id, set()).add(annotation.category_id)
             self._categories_by_image = index
@@ -342,18 +348,29 @@ class ImagesPanel(QWidget):
         if self._categories_by_image is not None and image is not None:
             self._categories_by_image[image.id] = {a.category_id for a in self.session.annotations.values()}
 
-    def visible_images(self) -> list[Image]:
+    def visible_images(self) -> ImageView:
+        """The images the filters let in, as a view of the session's table (numpy masks over the
+        statuses: 100,000 images in ~1 ms; no image row is read)."""
         status_key = self.status_filter.currentData()
         category = self.class_filter.currentData()
-        images = self.session.images
+        table = self.session.images
         if status_key == "all" and category is None:
-            return images
-        if category is None:  # one comparison per image (100,000 images: a few ms)
-            if status_key == "unfinished":
-                return [image for image in images if image.status not in _FINISHED]
-            wanted = ImageStatus(status_key)
-            return [image for image in images if image.status is wanted]
-        return [image for image in images if self._passes(image, status_key, category)]
+            return ImageView(table)
+        if status_key == "all":
+            rows = np.arange(len(table))
+        elif status_key == "unfinished":
+            rows = table.rows_unfinished()
+        else:
+            rows = table.rows_with_status(ImageStatus(status_key))
+        if category is not None:
+            index = self._category_index()
+            if category == -1:
+                shaped = np.fromiter((i for i, present in index.items() if present), np.int64)
+                rows = rows[~np.isin(table.ids[rows], shaped)]
+            else:
+                having = np.fromiter((i for i, present in index.items() if category in present), np.int64)
+                rows = rows[np.isin(table.ids[rows], having)]
+        return ImageView(table, rows)
 
     def would_show(self, image: Image) -> bool:
         """True when the current filters let ``image`` (as given, e.g. with another status) in."""
@@ -386,10 +403,8 @@ class ImagesPanel(QWidget):
     def _on_images_changed(self) -> None:
         changed = self.session.changed_image_ids
         unfiltered = self.status_filter.currentData() == "all" and self.class_filter.currentData() is None
-        if changed is not None and unfiltered:  # statuses of a few images: update those rows only
-            session = self.session
-            rows = (session.row_of_image(image_id) for image_id in changed)
-            self.model.update_images({session.images[row].id: session.images[row] for row in rows if row is not None})
+        if changed is not None and unfiltered and self.model.rows.table is self.session.images:
+            self.model.update_images(changed)  # statuses of a few images: repaint those rows only
             self._update_summary()
         else:
             self.apply_filters()
@@ -405,6 +420,11 @@ class ImagesPanel(QWidget):
         selection.setCurrentIndex(index, selection.SelectionFlag.ClearAndSelect)
         self.list.scrollTo(index)
 
+    def rows_on_screen(self) -> bool:
+        """True once the list shows its rows (a long list is laid out in batches: 100,000 rows
+        take a few dozen event-loop turns), or it has none."""
+        return not self.model.rowCount() or self.list.indexAt(QPoint(1, 1)).isValid()
+
     def request_visible_thumbnails(self) -> None:
         """Ask for the thumbnails of the rows in view (painting asks too, but only later)."""
         viewport = self.list.viewport()
@@ -418,7 +438,7 @@ class ImagesPanel(QWidget):
     def selected_image_ids(self) -> list[int]:
         """Ids of the images selected in the list, in list order."""
         rows = sorted(index.row() for index in self.list.selectionModel().selectedRows())
-        return [self.model.rows[row].id for row in rows if 0 <= row < len(self.model.rows)]
+        return [self.model.image_id_at(row) for row in rows if 0 <= row < len(self.model.rows)]
 
     def mark_selected(self, *, done: bool) -> None:
         """Mark the selected images done (or not done) in one undoable step."""

@@ -2,7 +2,8 @@
 
 A tool receives mouse events already mapped to continuous image pixel coordinates (pixel
 (row i, col j) covers [j, j+1) x [i, i+1)), key events, and may draw a live preview. It edits
-the project only through ``window.execute(command)``, so every edit is undoable and saved.
+the project only through ``window.apply_edit(command)``, so every edit is undoable and saved,
+and an edit the store refuses becomes a status bar message, never a traceback.
 
 Register a tool with ``window.register_tool(name, tool, shortcut)`` and switch with
 ``window.set_tool(name)``. The canvas handles panning (middle button, Space + drag) and wheel

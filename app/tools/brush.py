@@ -115,9 +115,9 @@ class BrushTool(Tool):
             if geometry is not None:
                 self.window.create_annotation(geometry, "Paint mask")
         elif geometry is None:
-            self.window.execute(DeleteAnnotation(current.id))
+            self.window.apply_edit(DeleteAnnotation(current.id))
         elif geometry != current.geometry:
-            self.window.execute(UpdateAnnotation(current.id, {"geometry": geometry}, "Erase" if self.erase else "Paint"))
+            self.window.apply_edit(UpdateAnnotation(current.id, {"geometry": geometry}, "Erase" if self.erase else "Paint"))
             session.set_selection((current.id,))
         return True
 

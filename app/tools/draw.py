@@ -240,7 +240,7 @@ class PolygonTool(Tool):
             covered = editing.covers(hole, annotation.geometry, image.size_hw)
             self.window.show_message(f"Hole not cut: {WHOLE_SHAPE_COVERED if covered else exc}")
             return
-        self.window.execute(UpdateAnnotation(target, {"geometry": geometry}, "Cut hole"))
+        self.window.apply_edit(UpdateAnnotation(target, {"geometry": geometry}, "Cut hole"))
         session.set_selection((target,))
 
     def _covered_shapes(self, hole: Polygon, size_hw: tuple[int, int]) -> list[int]:

@@ -6,7 +6,7 @@ right-click a shape for its menu, arrow keys nudge."""
 from __future__ import annotations
 
 from enum import Enum
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -17,6 +17,11 @@ from annotations.geometry import Box, Geometry, Polygon, to_box
 from annotations.model import Batch, UpdateAnnotation
 from app import editing, style
 from app.tools.base import Tool, ToolEvent
+
+if TYPE_CHECKING:
+    from app.canvas.overlays import SelectionOverlayItem
+    from app.session import Session
+    from app.workspace import ToolCanvas
 
 
 class _Mode(Enum):
@@ -50,14 +55,18 @@ class SelectTool(Tool):
 
     # ------------------------------------------------------------------ helpers
     @property
-    def _session(self):
+    def _session(self) -> Session:
         assert self.window is not None
         return self.window.session
 
     @property
-    def _overlay(self):
+    def _canvas(self) -> ToolCanvas:
         assert self.window is not None
-        return self.window.canvas.selection_overlay
+        return self.window.canvas
+
+    @property
+    def _overlay(self) -> SelectionOverlayItem:
+        return self._canvas.selection_overlay
 
     def reset(self) -> None:
         self._mode = _Mode.IDLE
@@ -110,7 +119,7 @@ class SelectTool(Tool):
     def _shape_at(self, event: ToolEvent) -> int | None:
         tolerance = 2.0 * event.pixel_size
         session = self._session
-        layer = self.window.canvas.shape_layer  # type: ignore[union-attr]
+        layer = self._canvas.shape_layer
         for ann_id in reversed(session.selection):
             shape = next((s for s in self._overlay.shapes if s.annotation_id == ann_id), None)
             if shape is not None and shape.contains(event.x, event.y, tolerance):
@@ -237,7 +246,7 @@ class SelectTool(Tool):
             overlay.previews.clear()
             current = self._session.annotations.get(target)
             if geometry is not None and current is not None and geometry != current.geometry:
-                self.window.execute(UpdateAnnotation(target, {"geometry": geometry}, self._description))
+                self.window.apply_edit(UpdateAnnotation(target, {"geometry": geometry}, self._description))
             overlay.update()
         elif mode is _Mode.MOVE:
             dx, dy = self._move_delta()
@@ -251,7 +260,7 @@ class SelectTool(Tool):
             if rect.width() > 2 * event.pixel_size or rect.height() > 2 * event.pixel_size:
                 inside = [
                     s.annotation_id
-                    for s in self.window.canvas.shape_layer.shapes()
+                    for s in self._canvas.shape_layer.shapes()
                     if s.annotation_id not in self._session.hidden
                     and rect.contains(QRectF(QPointF(s.bounds[0], s.bounds[1]), QPointF(s.bounds[2], s.bounds[3])))
                 ]
@@ -269,7 +278,7 @@ class SelectTool(Tool):
             for a in self._session.selected_annotations()
         )
         if commands:
-            self.window.execute(commands[0] if len(commands) == 1 else Batch(commands, description))
+            self.window.apply_edit(commands[0] if len(commands) == 1 else Batch(commands, description))
 
     def _hover(self, event: ToolEvent) -> None:
         overlay = self._overlay
@@ -288,12 +297,12 @@ class SelectTool(Tool):
             cursor = Qt.CursorShape.SizeAllCursor
         hover = None
         if hit is not None and hit not in self._session.selection:
-            hover = self.window.canvas.shape_layer.shape_by_id(hit)  # type: ignore[union-attr]
+            hover = self._canvas.shape_layer.shape_by_id(hit)
         overlay.set_hover_shape(hover)
         if point != overlay.hover_point:
             overlay.hover_point = point
             overlay.update()
-        self.window.canvas.viewport().setCursor(cursor)  # type: ignore[union-attr]
+        self._canvas.viewport().setCursor(cursor)
 
     def _context_menu(self, event: ToolEvent) -> bool:
         """Right-click: on a vertex of a selected polygon, or on a shape (selected first), open
@@ -335,7 +344,7 @@ class SelectTool(Tool):
             self.window.show_message(str(exc))
             return
         self._set_active_vertex(None, None)
-        self.window.execute(UpdateAnnotation(ann_id, {"geometry": reduced}, "Delete vertex"))
+        self.window.apply_edit(UpdateAnnotation(ann_id, {"geometry": reduced}, "Delete vertex"))
 
     # ------------------------------------------------------------------ keys
     _NUDGE = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}

@@ -8,7 +8,8 @@ and the image colours refine. ``AUTO``: SAM when its weight file is present (fet
 the request), else MODEL when such a version exists and its weights load, else GRABCUT.
 
 A ``prepare_only`` request computes the SAM embedding of the image (and then of
-``prefetch_image_ids``) so the first click on it answers at decoder speed.
+``prefetch_image_ids``) so the first click on it answers at decoder speed. It is interruptible
+inside an embedding (between encoder layers): cancelling it lets the next request run at once.
 """
 
 from __future__ import annotations
@@ -104,15 +105,17 @@ def model_prior(built: BuiltModel, rgb: np.ndarray, roi: Roi, box_xyxy: Sequence
 
 
 def sam_available(request: Segment) -> bool:
-    """Whether SAM can answer: the ``sam2`` package imports and the weight file is there."""
-    if request.sam_weights_file:
-        return Path(request.sam_weights_file).is_file() and importlib.util.find_spec("sam2") is not None
+    """Whether SAM can answer: the model's runtime package (``sam2`` or ``efficientsam``) is
+    installed and the weight file is there."""
     from engine.models.weight_files import is_cached
     from engine.sam.catalog import DEFAULT_MODEL, find_model
 
-    if not is_cached(find_model(request.sam_model or DEFAULT_MODEL).weight_file):
-        return False
-    return importlib.util.find_spec("sam2") is not None
+    spec = find_model(request.sam_model or DEFAULT_MODEL)
+    if request.sam_weights_file:
+        present = Path(request.sam_weights_file).is_file()
+    else:
+        present = is_cached(spec.weight_file)
+    return present and importlib.util.find_spec(spec.family.package) is not None
 
 
 def _image_key(project_path: Path, image: Image, path: Path) -> str:
@@ -130,14 +133,14 @@ def _run_sam(request: Segment, project_path: Path, image: Image, path: Path, sta
     key = _image_key(project_path, image, path)
     rgb = LANE.rgb(key, lambda: read_rgb(path, size_hw=image.size_hw, image_id=image.id))
     if request.prepare_only:
-        seconds = LANE.prepare(predictor, key, rgb)
+        seconds = LANE.prepare(predictor, key, rgb, is_cancelled)
         targets = _prefetch_targets(request)
         progress(1, 1 + len(targets), f"embedding ready: image {image.id}")
         for done, (other, other_path) in enumerate(targets, start=2):
             check_cancelled(is_cancelled)
             other_key = _image_key(project_path, other, other_path)
             other_rgb = LANE.rgb(other_key, partial(read_rgb, other_path, size_hw=other.size_hw, image_id=other.id))
-            LANE.prepare(predictor, other_key, other_rgb)
+            LANE.prepare(predictor, other_key, other_rgb, is_cancelled)
             progress(done, 1 + len(targets), f"embedding ready: image {other.id}")
         return SegmentResult(image.size_hw, b"", SegmentMethod.SAM, (time.perf_counter() - started) * 1000.0,
                              embedding_ms=seconds * 1000.0, model=predictor.name)
@@ -186,8 +189,13 @@ def run_segment(request: Segment, progress: ProgressFn = no_progress,
                     raise
                 log.warning("SAM weights do not load; answering with GrabCut", exc_info=True)
         elif request.method is SegmentMethod.SAM:
-            name = request.sam_model or "sam2.1_hiera_tiny"
-            raise EngineInputError(f"no SAM weights for {name}: run `main.py weights fetch {name}` "
+            from engine.sam.catalog import DEFAULT_MODEL, find_model
+
+            spec = find_model(request.sam_model or DEFAULT_MODEL)
+            if importlib.util.find_spec(spec.family.package) is None:
+                raise EngineInputError(f"{spec.title} needs the '{spec.family.package}' package: "
+                                       f"{spec.family.install_hint}; or use --method grabcut")
+            raise EngineInputError(f"no SAM weights for {spec.name}: run `main.py weights fetch {spec.name}` "
                                    "(or pick a weight file), or use --method grabcut")
     if request.prepare_only:  # nothing to prepare without SAM
         return SegmentResult(image.size_hw, b"", SegmentMethod.GRABCUT, (time.perf_counter() - started) * 1000.0)

@@ -33,6 +33,7 @@ from engine.losses import training_criterion
 from engine.models.registry import BuiltModel, build_model, class_labels, default_architecture, get_spec, rebuild
 from engine.protocol import Prelabel, Train, TrainResult
 from engine.training import (
+    InputChoosingModel,
     Stepper,
     TrainingData,
     batch_indices,
@@ -117,8 +118,11 @@ def run_train(request: Train, progress: ProgressFn = no_progress,
 
     seed_everything(request.seed)
     built = _build(architecture, names, class_ids, parent, project_path, request.weights_file)
-    built.module.to(device)
     cache = ImageCache()
+    input_choice = ""  # from scratch only: a warm start keeps the choice saved with its weights
+    if parent is None and not request.weights_file and isinstance(built.module, InputChoosingModel):
+        input_choice = built.module.choose_input([cache.get(item) for item in train_items])
+    built.module.to(device)
     key = primary_metric(spec.output)
     progress(0, 1, f"validating the starting point ({built.report.source})")
     baseline = evaluate(built, val_items, class_ids, cache, device, batch_size=request.batch_size,
@@ -178,6 +182,7 @@ def run_train(request: Train, progress: ProgressFn = no_progress,
             "image_ids": sorted(snapshot.image_ids), "train_image_ids": train_ids, "val_image_ids": val_ids,
             "revision": snapshot.revision, "init": built.report.source, "seed": request.seed,
             "epochs": request.epochs, "iterations": total, "loss": loss_used,
+            **({"input": input_choice} if input_choice else {}),
         }
         with Project.open(project_path) as project:
             version = project.add_model_version(ModelVersion(

@@ -12,15 +12,20 @@ probability.
 
 The module speaks torchvision's detection API, so the engine trains, validates and pre-labels it
 like Mask R-CNN: ``module(images, targets)`` in train mode returns a dict of losses (targets:
-``boxes``, ``labels``, ``masks``); ``module(images)`` in eval mode returns per image ``boxes``
+``boxes``, ``labels``, ``masks``, or instead ``label_map``: the (H, W) target of :meth:`InstanceUNet.label_map`,
+which the engine computes once per training image); ``module(images)`` in eval mode returns per image ``boxes``
 (N, 4) xyxy pixels, ``labels`` (N,), ``scores`` (N,) and ``masks`` (N, 1, H, W) uint8.
-Images are (3, H, W) float in [0, 1], reduced to a standardised gray level that is inverted on
-light backgrounds (bright-field, H&E), so one model sees nuclei bright on dark whatever the stain
-or exposure; images whose long side exceeds ``max_side`` are processed downscaled.
+Images are (3, H, W) float in [0, 1]. The input representation is recorded in the weights (the
+``colour_input`` buffer) and chosen from the training images when training starts from scratch
+(:meth:`InstanceUNet.choose_input`): gray when they carry no colour (microscopy: a standardised
+gray level, inverted on light backgrounds such as bright-field and H&E, so one model sees nuclei
+bright on dark whatever the stain or exposure), colour when most of them do (natural photos: the
+colour cue is learnable). Images whose long side exceeds ``max_side`` are processed downscaled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -32,6 +37,9 @@ from torch import nn
 from engine.models.unet import UNet
 
 IGNORE = 255
+COLOURFUL_SATURATION = 0.1
+"""A training image is colourful when its mean HSV saturation ((max - min) / max of R, G, B) is at
+least this: gray microscopy scores 0.00, stained H&E 0.19-0.59, the balloon photos 0.17-0.76."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,8 @@ class InstanceUNet(nn.Module):
 
     def __init__(self, num_classes: int, *, base_channels: int = 8, depth: int = 4, crop_size: int = 128,
                  crops_per_image: int = 2, boundary_px: int = 2, max_side: int = 768, min_area_px: int = 8,
-                 boundary_weight: float = 2.0) -> None:
+                 boundary_weight: float = 2.0, zoom_range: tuple[float, float] = (1.0, 1.0),
+                 seed_threshold: float = 0.5, foreground_threshold: float = 0.5) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"an instance model needs at least one class besides the background, got {num_classes}")
@@ -56,17 +65,42 @@ class InstanceUNet(nn.Module):
         self.net = UNet(num_classes + 1, base_channels=base_channels, depth=depth)
         self.crop_size, self.crops_per_image = crop_size, crops_per_image
         self.boundary_px, self.max_side, self.min_area_px = boundary_px, max_side, min_area_px
+        self.zoom_range = zoom_range
+        self.seed_threshold, self.foreground_threshold = seed_threshold, foreground_threshold
         self.transform = InputSize((max_side,), max_side)
         weights = torch.ones(num_classes + 1)
         weights[-1] = boundary_weight
         self.register_buffer("class_weights", weights, persistent=False)
+        # Saved with the weights: files from before the choice existed load as gray (the default).
+        self.register_buffer("colour_input", torch.tensor(False))
 
     # ------------------------------------------------------------------------------ shared
-    @staticmethod
-    def standardise(image: torch.Tensor) -> torch.Tensor:
-        """(3, H, W) in [0, 1] -> (3, H, W): the gray level (channel mean), inverted when the
-        background is light (median > 0.5: bright-field and H&E stains, so nuclei are bright as in
-        fluorescence), at zero mean and unit variance, repeated on the 3 channels."""
+    @property
+    def colour(self) -> bool:
+        """Whether the network sees colour (True) or the standardised gray level (False)."""
+        return bool(self.colour_input)
+
+    def choose_input(self, rgb_images: Sequence[np.ndarray]) -> str:
+        """Set the input representation from (H, W, 3) uint8 training images: colour when at
+        least half of them are colourful (:data:`COLOURFUL_SATURATION`), else gray. Returns the
+        choice and why, in words (recorded with the version)."""
+        colourful = sum(mean_saturation(rgb) >= COLOURFUL_SATURATION for rgb in rgb_images)
+        colour = len(rgb_images) > 0 and 2 * colourful >= len(rgb_images)
+        flag: torch.Tensor = self.colour_input  # type: ignore[assignment]  # a registered buffer
+        flag.fill_(colour)
+        kind = "colour" if colour else "gray"
+        return (f"{kind} input: {colourful} of {len(rgb_images)} training images are colourful "
+                f"(mean saturation >= {COLOURFUL_SATURATION})")
+
+    def standardise(self, image: torch.Tensor) -> torch.Tensor:
+        """(3, H, W) in [0, 1] -> (3, H, W) network input. Colour: each channel minus its mean,
+        over the image's standard deviation (colour balance kept). Gray: the gray level (channel
+        mean), inverted when the background is light (median > 0.5: bright-field and H&E stains,
+        so nuclei are bright as in fluorescence), at zero mean and unit variance, repeated on the
+        3 channels."""
+        if self.colour:
+            centred = image - image.mean(dim=(1, 2), keepdim=True)
+            return centred / centred.std().clamp_min(1e-3)
         gray = image.mean(dim=0, keepdim=True)
         if float(gray.median()) > 0.5:
             gray = 1.0 - gray
@@ -87,30 +121,51 @@ class InstanceUNet(nn.Module):
 
     # ---------------------------------------------------------------------------- training
     def label_map(self, masks: torch.Tensor, labels: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
-        """(H, W) int64 training target: 0 background, class index inside objects, ``K + 1``
-        (the last channel) on each object's rim and where objects touch or overlap."""
+        """(H, W) int64 training target from (N, H, W) instance masks and their (N,) class
+        indices: 0 background, class index inside objects, ``K + 1`` (the last channel) on each
+        object's rim (``boundary_px`` wide; the image border counts as inside) and where objects
+        touch or overlap. Each mask is processed inside its bounding box (plus a margin), so
+        hundreds of small objects on a large image cost little; the engine computes it once per
+        training image (see ``engine.training.TrainingData``)."""
         height, width = size_hw
         target = torch.zeros((height, width), dtype=torch.long, device=masks.device)
         if masks.numel() == 0:
             return target
-        m = masks.float().unsqueeze(1)  # (N, 1, H, W)
-        eroded = m
-        for _ in range(self.boundary_px):
-            eroded = -F.max_pool2d(-eroded, 3, stride=1, padding=1)
-        rim = (m - eroded).squeeze(1) > 0.5
-        grown = F.max_pool2d(m, 3, stride=1, padding=1).squeeze(1) > 0.5
-        covered = m.squeeze(1) > 0.5
+        covered_count = torch.zeros((height, width), dtype=torch.int16, device=masks.device)
+        grown_count = torch.zeros((height, width), dtype=torch.int16, device=masks.device)
+        rim_any = torch.zeros((height, width), dtype=torch.bool, device=masks.device)
+        margin = self.boundary_px + 2
         for index in range(len(labels)):
-            target[covered[index]] = int(labels[index])
-        touching = grown.sum(dim=0) > 1  # a pixel next to two objects
-        boundary = rim.any(dim=0) | (touching & covered.any(dim=0)) | (covered.sum(dim=0) > 1)
+            mask = masks[index] > 0
+            rows, cols = torch.nonzero(mask.any(dim=1)), torch.nonzero(mask.any(dim=0))
+            if len(rows) == 0:
+                continue
+            top, bottom = max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)
+            left, right = max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width)
+            local = mask[top:bottom, left:right]
+            m = local.float()[None, None]
+            eroded = m
+            for _ in range(self.boundary_px):
+                eroded = -F.max_pool2d(-eroded, 3, stride=1, padding=1)
+            window = (slice(top, bottom), slice(left, right))
+            rim_any[window] |= (m - eroded)[0, 0] > 0.5
+            grown_count[window] += (F.max_pool2d(m, 3, stride=1, padding=1)[0, 0] > 0.5).to(torch.int16)
+            covered_count[window] += local.to(torch.int16)
+            target[window][local] = int(labels[index])
+        covered = covered_count > 0
+        touching = grown_count > 1  # a pixel next to two objects
+        boundary = rim_any | (touching & covered) | (covered_count > 1)
         target[boundary] = self.num_classes  # the boundary channel
         return target
 
     def _crop(self, image: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A random ``crop_size`` square (padded with ignored pixels when smaller), rotated by a
-        random multiple of 90 degrees."""
-        size = self.crop_size
+        random multiple of 90 degrees. With a ``zoom_range`` other than (1, 1) the square is cut
+        at a random zoom (log-uniform in the range; > 1 enlarges the objects) and resized to
+        ``crop_size`` (bilinear image, nearest target), so object sizes vary between draws."""
+        low, high = self.zoom_range
+        zoom = 1.0 if low == high == 1.0 else float(torch.empty(()).uniform_(np.log(low), np.log(high)).exp())
+        size = max(8, int(round(self.crop_size / zoom)))
         height, width = target.shape
         pad_h, pad_w = max(0, size - height), max(0, size - width)
         if pad_h or pad_w:
@@ -121,6 +176,10 @@ class InstanceUNet(nn.Module):
         left = int(torch.randint(0, width - size + 1, ()).item())
         image = image[:, top : top + size, left : left + size]
         target = target[top : top + size, left : left + size]
+        if size != self.crop_size:
+            out = (self.crop_size, self.crop_size)
+            image = F.interpolate(image[None], size=out, mode="bilinear", align_corners=False)[0]
+            target = F.interpolate(target[None, None].float(), size=out, mode="nearest")[0, 0].long()
         turns = int(torch.randint(0, 4, ()).item())
         return torch.rot90(image, turns, (1, 2)), torch.rot90(target, turns, (0, 1))
 
@@ -128,10 +187,13 @@ class InstanceUNet(nn.Module):
         batch, labels = [], []
         for image, target in zip(images, targets):
             size_hw = (int(image.shape[-2]), int(image.shape[-1]))
-            masks = target.get("masks")
-            if masks is None:
-                raise ValueError("InstanceUNet trains on instance masks (targets need 'masks')")
-            label = self.label_map(masks.to(image.device), target["labels"].to(image.device), size_hw)
+            label = target.get("label_map")  # precomputed by the engine: (H, W) from label_map()
+            if label is None:
+                masks = target.get("masks")
+                if masks is None:
+                    raise ValueError("InstanceUNet trains on instance masks (targets need 'masks' or 'label_map')")
+                label = self.label_map(masks.to(image.device), target["labels"].to(image.device), size_hw)
+            label = label.to(image.device, torch.long)
             standard = self.standardise(image.float())
             for _ in range(self.crops_per_image):
                 crop, crop_label = self._crop(standard, label)
@@ -157,7 +219,8 @@ class InstanceUNet(nn.Module):
 
     def _predict_one(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         probs = self.probabilities(image).detach().cpu().numpy()
-        instances = split_instances(probs, min_area_px=self.min_area_px)
+        instances = split_instances(probs, min_area_px=self.min_area_px, seed_threshold=self.seed_threshold,
+                                    foreground_threshold=self.foreground_threshold)
         device = image.device
         height, width = probs.shape[1:]
         if not instances:
@@ -211,6 +274,13 @@ def split_instances(probs: np.ndarray, *, min_area_px: int = 8, seed_threshold: 
         box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
         out.append(Instance(region.astype(np.uint8), class_index, score, box))
     return out
+
+
+def mean_saturation(rgb: np.ndarray) -> float:
+    """Mean HSV saturation in [0, 1] of an (H, W, 3) uint8 image (every 4th pixel each way)."""
+    small = rgb[::4, ::4, :3].astype(np.float32)
+    high, low = small.max(axis=2), small.min(axis=2)
+    return float(np.mean((high - low) / np.maximum(high, 1.0)))
 
 
 def grow_seeds(seed_labels: np.ndarray, count: int, foreground: np.ndarray) -> np.ndarray:

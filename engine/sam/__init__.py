@@ -1,4 +1,5 @@
-"""SAM-family interactive segmentation (SAM 2.1 through the official ``sam2`` package).
+"""SAM-family interactive segmentation: SAM 2.1 through the official ``sam2`` package, and the
+light EfficientViT-SAM L0 (for CPU laptops) through the official ``efficientsam`` package.
 
 Notebook use::
 
@@ -9,7 +10,7 @@ Notebook use::
     answer.masks[0]                                               # (H, W) bool, best candidate first
 
 Light on import: :mod:`engine.models.weight_files` imports :mod:`engine.sam.catalog` to list the
-SAM weight files, so nothing here loads ``sam2``/hydra until a predictor is built.
+SAM weight files, so nothing here loads ``sam2``/hydra or ``efficientsam`` until a predictor is built.
 """
 
 from __future__ import annotations

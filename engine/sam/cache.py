@@ -35,8 +35,9 @@ class Window:
 
 @dataclass(frozen=True)
 class Embedding:
-    """One image window's SAM 2 features: ``image_embed`` (1, 256, R/16, R/16) and the two
-    high-resolution maps (1, 32, R/4, R/4), (1, 64, R/8, R/8) for input resolution R."""
+    """One image window's features: SAM 2's ``image_embed`` (1, 256, R/16, R/16) and two
+    high-resolution maps (1, 32, R/4, R/4), (1, 64, R/8, R/8) for input resolution R;
+    EfficientViT-SAM's ``image_embed`` (1, 256, 64, 64) and no maps."""
 
     window: Window
     image_embed: torch.Tensor

@@ -3,6 +3,12 @@
 Holds one :class:`SamPredictor` per (model, weight file) loaded once, one shared embedding cache
 (memory-bounded), the decoded RGB of the last few images (decoding a 2 MP JPEG costs tens of
 milliseconds, more than a decoder pass), and the previous answer per image for refinement.
+
+Prefetching gives way: :meth:`SamLane.prepare` takes the job's cancel check, which the encoder
+asks before every layer, so a cancelled prepare or prefetch (the GUI cancels the prefetch when
+the annotator prompts, and the previous image's prepare when another image opens) stops within
+one layer and the lane takes the next request at once, instead of finishing a multi-second
+embedding first. Torch cannot stop inside one operator, so the wait is at most one layer.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.sam.backend import ShouldStop
 from engine.sam.cache import EmbeddingCache, Window
 from engine.sam.catalog import DEFAULT_MODEL, find_model
 from engine.sam.predictor import WHOLE_IMAGE_MAX_SIDE, Point, SamPrediction, SamPredictor
@@ -76,9 +83,12 @@ class SamLane:
             self._rgb.popitem(last=False)
         return rgb
 
-    def prepare(self, predictor: SamPredictor, image_key: str, rgb: np.ndarray) -> float:
-        """Compute (or find cached) the whole-image embedding; returns seconds spent."""
-        return predictor.set_image(rgb, image_key)
+    def prepare(self, predictor: SamPredictor, image_key: str, rgb: np.ndarray,
+                should_stop: ShouldStop | None = None) -> float:
+        """Compute (or find cached) the whole-image embedding; returns seconds spent. When
+        ``should_stop`` answers True (asked before every encoder layer) the pass stops with
+        :class:`engine.errors.JobCancelled` and nothing is cached."""
+        return predictor.set_image(rgb, image_key, should_stop=should_stop)
 
     def segment(self, predictor: SamPredictor, image_key: str, rgb: np.ndarray, box_xyxy: Sequence[float] | None,
                 positive: Sequence[Point], negative: Sequence[Point], *, refine: bool = True) -> SamPrediction:

@@ -1,6 +1,8 @@
-"""The licence that travels with SAM 2.1 weight files (written beside each fetched file).
+"""The licences that travel with SAM-family weight files (written beside each fetched file).
 
-The text is the Apache License 2.0 as shipped in the ``sam2`` package (facebookresearch/sam2).
+The text is the Apache License 2.0 as shipped in the ``sam2`` package (facebookresearch/sam2);
+EfficientViT-SAM (mit-han-lab/efficientvit, and its ``efficientsam`` PyPI package) uses the same
+licence.
 """
 
 from __future__ import annotations
@@ -214,3 +216,10 @@ APACHE_2_0_TEXT = """                                 Apache License
 """
 
 SAM2_LICENCE_TEXT = SAM2_NOTICE + APACHE_2_0_TEXT
+
+EFFICIENTVIT_SAM_NOTICE = (
+    "EfficientViT-SAM model checkpoints by MIT Han Lab (https://github.com/mit-han-lab/efficientvit,\n"
+    "https://huggingface.co/mit-han-lab/efficientvit-sam), released under the Apache License 2.0,\n"
+    "reproduced below.\n\n"
+)
+EFFICIENTVIT_SAM_LICENCE_TEXT = EFFICIENTVIT_SAM_NOTICE + APACHE_2_0_TEXT

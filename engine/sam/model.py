@@ -1,4 +1,7 @@
-"""Build a SAM 2.1 network from the official config and load an official checkpoint into it.
+"""Build a SAM network with the official package and load an official checkpoint into it.
+
+SAM 2.1 is built here; EfficientViT-SAM in :mod:`engine.sam.efficientvit` (the functions below
+hand its specs over).
 
 The network classes and configs are the official ``sam2`` package's (PyTorch; its optional CUDA
 extension is not needed). A checkpoint is the official layout ``{"model": state_dict}``, read with
@@ -15,7 +18,8 @@ import torch
 from torch import nn
 
 from engine.errors import EngineInputError, ModelWeightsError
-from engine.sam.catalog import SamModelSpec
+from engine.sam.catalog import SamFamily, SamModelSpec
+from engine.sam.checkpoint_io import load_strictly, read_checkpoint
 
 # The official builder's defaults (sam2.build_sam.build_sam2, apply_postprocessing=True): fall back
 # to the multi-mask answer when the single mask is not stable.
@@ -31,13 +35,16 @@ def require_sam2() -> None:
     try:
         importlib.import_module("sam2")  # importing it initialises hydra's config search path
     except ImportError as exc:
-        raise EngineInputError(
-            "SAM needs the 'sam2' package: SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2 hydra-core iopath"
-        ) from exc
+        raise EngineInputError(f"SAM 2.1 needs the 'sam2' package: {SamFamily.SAM2.install_hint}") from exc
 
 
 def build_network(spec: SamModelSpec) -> nn.Module:
-    """A SAM 2 network from the official hydra config ``spec.config``, random weights, eval mode."""
+    """``spec``'s network built by the official package (SAM 2: from the hydra config
+    ``spec.config``), random weights, eval mode."""
+    if spec.family is SamFamily.EFFICIENTVIT_SAM:
+        from engine.sam import efficientvit
+
+        return efficientvit.build_network(spec)
     require_sam2()
     from hydra import compose
     from hydra.utils import instantiate
@@ -50,25 +57,26 @@ def build_network(spec: SamModelSpec) -> nn.Module:
 
 
 def load_network(spec: SamModelSpec, checkpoint: Path, device: torch.device | str = "cpu") -> nn.Module:
-    """``spec``'s network with the weights of ``checkpoint`` (official layout ``{"model": state_dict}``)."""
+    """``spec``'s network with the weights of ``checkpoint`` (SAM 2's official layout
+    ``{"model": state_dict}``; EfficientViT-SAM: see :func:`engine.sam.efficientvit.load_network`)."""
+    if spec.family is SamFamily.EFFICIENTVIT_SAM:
+        from engine.sam import efficientvit
+
+        return efficientvit.load_network(spec, checkpoint, device)
     network = build_network(spec)
-    try:
-        payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise ModelWeightsError(f"SAM weight file {checkpoint} does not exist") from exc
-    except Exception as exc:
-        raise ModelWeightsError(f"{checkpoint} is not a readable SAM checkpoint: {exc}") from exc
+    payload = read_checkpoint(checkpoint, "SAM")
     state = payload.get("model") if isinstance(payload, dict) else None
     if not isinstance(state, dict):
         raise ModelWeightsError(f"{checkpoint} is not a SAM 2 checkpoint (expected a dict with a 'model' state dict)")
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[:3]
-        raise ModelWeightsError(f"{checkpoint} does not fit {spec.name}: {' '.join(first)}") from exc
-    return network.to(device).eval()
+    return load_strictly(network, state, checkpoint, spec.name, device)
 
 
-def save_checkpoint(network: nn.Module, path: Path) -> None:
-    """Write ``network``'s weights in the official layout (tests and ``bench/`` make random-weight files)."""
+def save_checkpoint(network: nn.Module, path: Path, family: SamFamily = SamFamily.SAM2) -> None:
+    """Write ``network``'s weights in ``family``'s official layout (tests and ``bench/`` make
+    random-weight files)."""
+    if family is SamFamily.EFFICIENTVIT_SAM:
+        from engine.sam import efficientvit
+
+        efficientvit.save_checkpoint(network, path)
+        return
     torch.save({"model": network.state_dict()}, path)

@@ -3,8 +3,11 @@ per prompt -> candidate bool masks with predicted-IoU scores.
 
 The image embedding (the expensive encoder pass) is computed once per image and kept in a
 memory-bounded :class:`~engine.sam.cache.EmbeddingCache`; a prompt runs only the prompt encoder and
-the mask decoder. Prompt transforms and mask post-processing follow the official
-``SAM2ImagePredictor`` (the parity test checks them against it).
+the mask decoder. The model family's :class:`~engine.sam.backend.SamBackend` does the image
+transform, prompt transforms and mask post-processing as the official predictor does (SAM 2.1:
+``SAM2ImagePredictor``; EfficientViT-SAM: ``EfficientViTSamPredictor``; parity tests check both).
+An embedding can be interrupted between layers (``should_stop``), so a prefetch gives way to a
+newer request.
 
 Large images: an image whose long side exceeds :data:`WHOLE_IMAGE_MAX_SIDE` is embedded whole
 (subsampled) for prompts that span much of it, and in a window around the prompt otherwise (the
@@ -21,19 +24,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.functional import normalize, resize
 
 from engine.errors import EngineInputError
+from engine.sam.backend import ShouldStop, make_backend, stop_between_layers
 from engine.sam.cache import Embedding, EmbeddingCache, Window
 from engine.sam.catalog import DEFAULT_MODEL, SamModelSpec, find_model
 
-PIXEL_MEAN = (0.485, 0.456, 0.406)
-PIXEL_STD = (0.229, 0.224, 0.225)
 LOW_RES_SIDE = 256  # side of the decoder's mask logits (the ``mask_input`` shape)
 WHOLE_IMAGE_MAX_SIDE = 2048
 """Images up to this long side are always embedded whole, at full resolution (no cropping)."""
@@ -47,37 +47,6 @@ MAX_MASK_PIXELS = 64_000_000
 
 Point = tuple[float, float]
 _UNNAMED = itertools.count()
-
-
-class PromptEncoder(Protocol):
-    def __call__(self, *, points: tuple[torch.Tensor, torch.Tensor] | None, boxes: torch.Tensor | None,
-                 masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]: ...
-
-    def get_dense_pe(self) -> torch.Tensor: ...
-
-
-class MaskDecoder(Protocol):
-    def __call__(self, *, image_embeddings: torch.Tensor, image_pe: torch.Tensor, sparse_prompt_embeddings: torch.Tensor,
-                 dense_prompt_embeddings: torch.Tensor, multimask_output: bool, repeat_image: bool,
-                 high_res_features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]: ...
-
-
-class SamNetwork(Protocol):
-    """The parts of the official ``sam2.modeling.sam2_base.SAM2Base`` the predictor uses."""
-
-    image_size: int
-    directly_add_no_mem_embed: bool
-    no_mem_embed: torch.Tensor
-    sam_prompt_encoder: PromptEncoder
-    sam_mask_decoder: MaskDecoder
-
-    def forward_image(self, img_batch: torch.Tensor) -> dict[str, object]: ...
-
-    def _prepare_backbone_features(
-        self, backbone_out: dict[str, object]
-    ) -> tuple[object, list[torch.Tensor], object, object]: ...
-
-    def parameters(self) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -113,20 +82,20 @@ class SamPrediction:
 
 
 class SamPredictor:
-    """SAM 2.1 image predictor with an embedding cache and prompt windows for large images.
+    """SAM-family image predictor with an embedding cache and prompt windows for large images.
 
-    ``network``: an official SAM 2 network (:func:`engine.sam.model.load_network`); ``name``:
-    the model's name (part of the cache key); ``cache``: shared between predictors if given.
+    ``network``: an official network of the model ``name`` (:func:`engine.sam.model.load_network`;
+    the name, from :mod:`engine.sam.catalog`, also picks the family's backend and is part of the
+    cache key); ``cache``: shared between predictors if given.
     """
 
     def __init__(self, network: torch.nn.Module, *, name: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None) -> None:
-        self.network = cast(SamNetwork, network)
+        self.network = network
         self.name = name
+        self.spec = find_model(name)
+        self.backend = make_backend(self.spec.family, network)
         self.cache = cache if cache is not None else EmbeddingCache()
-        self.resolution = int(self.network.image_size)
         self.device = next(iter(network.parameters())).device
-        with torch.no_grad():
-            self._dense_pe = self.network.sam_prompt_encoder.get_dense_pe()
         self._rgb: np.ndarray | None = None
         self._image_key = ""
 
@@ -155,11 +124,14 @@ class SamPredictor:
             raise EngineInputError("set_image() must be called before predict()")
         return (int(self._rgb.shape[0]), int(self._rgb.shape[1]))
 
-    def set_image(self, rgb: np.ndarray, image_key: str | None = None, *, embed: bool = True) -> float:
+    def set_image(self, rgb: np.ndarray, image_key: str | None = None, *, embed: bool = True,
+                  should_stop: ShouldStop | None = None) -> float:
         """Make ``rgb`` ((H, W, 3) uint8, RGB) the current image and compute its whole-image
         embedding unless the cache holds it under ``image_key`` (default: a new key for every
         call, so nothing is reused by mistake) or ``embed`` is False (then the first prompt computes the embedding it
-        needs). Returns the seconds spent embedding (0 from the cache or when deferred)."""
+        needs). Returns the seconds spent embedding (0 from the cache or when deferred).
+        ``should_stop`` is asked before every encoder layer; when it answers True the pass stops
+        with :class:`engine.errors.JobCancelled` and nothing is cached."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise EngineInputError(f"set_image needs an (H, W, 3) uint8 RGB array, got {rgb.shape} {rgb.dtype}")
         self._rgb = rgb
@@ -167,37 +139,30 @@ class SamPredictor:
         if not embed:
             return 0.0
         height, width = self.image_hw
-        return self._embedding(Window(0, 0, width, height))[1]
+        return self._embedding(Window(0, 0, width, height), should_stop)[1]
 
-    def _embedding(self, window: Window) -> tuple[Embedding, float]:
+    def _embedding(self, window: Window, should_stop: ShouldStop | None = None) -> tuple[Embedding, float]:
         key = (self.name, self._image_key, window)
         cached = self.cache.get(key)
         if cached is not None:
             return cached, 0.0
         assert self._rgb is not None
-        embedding = self.embed_window(self._rgb, window)
+        embedding = self.embed_window(self._rgb, window, should_stop)
         self.cache.put(key, embedding)
         return embedding, embedding.seconds
 
     @torch.no_grad()
-    def embed_window(self, rgb: np.ndarray, window: Window) -> Embedding:
-        """The official image transform (to [0, 1], resize to R x R with antialiasing, ImageNet
-        normalisation) and encoder pass over ``window`` of ``rgb``; windows longer than
-        :data:`WHOLE_IMAGE_MAX_SIDE` are first subsampled by a whole step."""
+    def embed_window(self, rgb: np.ndarray, window: Window, should_stop: ShouldStop | None = None) -> Embedding:
+        """The official image transform and encoder pass over ``window`` of ``rgb`` (the
+        backend's); windows longer than :data:`WHOLE_IMAGE_MAX_SIDE` are first subsampled by a
+        whole step. ``should_stop``: see :meth:`set_image`."""
         started = time.perf_counter()
         h, w = window.size_hw
         step = max(1, int(np.ceil(max(h, w) / WHOLE_IMAGE_MAX_SIDE)))
         pixels = np.ascontiguousarray(rgb[window.y1 : window.y2 : step, window.x1 : window.x2 : step])
-        image = torch.from_numpy(pixels).to(self.device).permute(2, 0, 1).float().div_(255.0)
-        image = resize(image, [self.resolution, self.resolution], antialias=True)
-        image = normalize(image, list(PIXEL_MEAN), list(PIXEL_STD))[None]
-        backbone_out = self.network.forward_image(image)
-        _, vision_feats, _, _ = self.network._prepare_backbone_features(backbone_out)
-        if self.network.directly_add_no_mem_embed:
-            vision_feats[-1] = vision_feats[-1] + self.network.no_mem_embed
-        sizes = [(self.resolution // s, self.resolution // s) for s in (4, 8, 16)]
-        feats = [f.permute(1, 2, 0).reshape(1, -1, *hw) for f, hw in zip(vision_feats, sizes)]
-        return Embedding(window, feats[-1], tuple(feats[:-1]), time.perf_counter() - started)
+        with stop_between_layers(self.backend.encoder, should_stop):
+            image_embed, high_res = self.backend.embed(pixels, window.size_hw)
+        return Embedding(window, image_embed, high_res, time.perf_counter() - started)
 
     # ------------------------------------------------------------------ prompts
     def prompt_window(self, box_xyxy: Sequence[float] | None, points: Sequence[Point]) -> Window:
@@ -240,49 +205,31 @@ class SamPredictor:
             raise EngineInputError("a SAM prompt needs a box or at least one positive point")
         window = window or self.prompt_window(box_xyxy, [*positive, *negative])
         embedding, seconds = self._embedding(window)
-        coords, labels = self._prompt_tensors(window, box_xyxy, positive, negative)
         masks_in = None
         if mask_input is not None:
             if mask_input.shape[-2:] != (LOW_RES_SIDE, LOW_RES_SIDE):
                 raise EngineInputError(f"mask_input must be (256, 256) low-resolution logits, got {mask_input.shape}")
             masks_in = torch.as_tensor(mask_input, dtype=torch.float32, device=self.device).reshape(1, 1, LOW_RES_SIDE, -1)
-        sparse, dense = self.network.sam_prompt_encoder(points=(coords, labels), boxes=None, masks=masks_in)
-        low_res, iou, _, _ = self.network.sam_mask_decoder(
-            image_embeddings=embedding.image_embed, image_pe=self._dense_pe, sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense, multimask_output=multimask, repeat_image=False,
-            high_res_features=list(embedding.high_res_feats))
-        scores = iou[0].float().cpu().numpy()
+        box = None
+        if box_xyxy is not None:  # window-relative
+            box = (float(box_xyxy[0]) - window.x1, float(box_xyxy[1]) - window.y1,
+                   float(box_xyxy[2]) - window.x1, float(box_xyxy[3]) - window.y1)
+        points = [(float(x) - window.x1, float(y) - window.y1) for x, y in [*positive, *negative]]
+        labels = [1] * len(positive) + [0] * len(negative)
+        low_res, iou = self.backend.decode(embedding, box, points, labels, masks_in, multimask)
+        scores = iou.float().cpu().numpy()
         order = np.argsort(-scores, kind="stable")
-        masks = self._upsample(low_res[0], window.size_hw)[order]
-        logits = torch.clamp(low_res[0], -32.0, 32.0).float().cpu().numpy()[order]
+        masks = self._upsample(self.backend.window_logits(low_res, window.size_hw), window.size_hw)[order]
+        logits = torch.clamp(low_res, -32.0, 32.0).float().cpu().numpy()[order]
         return SamPrediction(masks, scores[order], logits, window, self.image_hw, seconds)
 
-    def _prompt_tensors(self, window: Window, box_xyxy: Sequence[float] | None, positive: Sequence[Point],
-                        negative: Sequence[Point]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Box corners (labels 2, 3) first, then clicks (1 positive, 0 negative), in the
-        model's input frame: window-relative, normalised by the window size, times R."""
-        xy: list[tuple[float, float]] = []
-        labels: list[int] = []
-        if box_xyxy is not None:
-            xy += [(float(box_xyxy[0]), float(box_xyxy[1])), (float(box_xyxy[2]), float(box_xyxy[3]))]
-            labels += [2, 3]
-        xy += [(float(x), float(y)) for x, y in positive]
-        labels += [1] * len(positive)
-        xy += [(float(x), float(y)) for x, y in negative]
-        labels += [0] * len(negative)
-        h, w = window.size_hw
-        coords = torch.tensor(xy, dtype=torch.float32, device=self.device)
-        coords = (coords - torch.tensor([window.x1, window.y1], dtype=torch.float32, device=self.device))
-        coords = coords / torch.tensor([w, h], dtype=torch.float32, device=self.device) * self.resolution
-        return coords[None], torch.tensor([labels], dtype=torch.int, device=self.device)
-
     @staticmethod
-    def _upsample(low_res: torch.Tensor, size_hw: tuple[int, int]) -> np.ndarray:
-        """(C, 256, 256) logits -> (C, h, w) bool masks (bilinear, threshold 0, as the official
-        post-processing); very large windows at a reduced scale, then repeated."""
+    def _upsample(logits: torch.Tensor, size_hw: tuple[int, int]) -> np.ndarray:
+        """(C, h', w') logits covering the window -> (C, h, w) bool masks (bilinear, threshold 0,
+        as the official post-processing); very large windows at a reduced scale, then repeated."""
         h, w = size_hw
         step = max(1, int(np.ceil(np.sqrt(h * w / MAX_MASK_PIXELS))))
-        small = F.interpolate(low_res[None].float(), (int(np.ceil(h / step)), int(np.ceil(w / step))),
+        small = F.interpolate(logits[None].float(), (int(np.ceil(h / step)), int(np.ceil(w / step))),
                               mode="bilinear", align_corners=False)[0] > 0
         masks = small.cpu().numpy()
         if step > 1:

@@ -106,11 +106,11 @@ def test_review_panel_runs_the_default_review_for_the_command_line(window) -> No
 
     window.show_panel("review")
     panel = window.assist.review_panel
-    prepare_panel(window, "review", wait=True)  # the fixture has no finished image yet
+    prepare_panel(window.assist, "review", wait=True)  # the fixture has no finished image yet
     assert panel.report is None and "No finished images" in panel.status_label.text()
     first = window.project.images()[0]
     window.execute(SetImageStatus(first.id, ImageStatus.DONE))
-    prepare_panel(window, "review", wait=True)
+    prepare_panel(window.assist, "review", wait=True)
     assert panel.report is not None and panel.error_text == ""
     assert panel.image_ids_listed() == [first.id]
     assert panel.images_table.item(0, 4).text() == str(len(window.project.annotations(first.id)) - 1)  # FN (crowd ignored)

@@ -89,11 +89,39 @@ def test_ce_plus_dice_is_the_sum_of_its_parts() -> None:
 def test_dice_is_zero_for_a_perfect_one_hot_prediction_even_with_an_absent_class() -> None:
     labels = torch.tensor([[[0, 1, 1], [0, 0, IGNORE]]])  # class 2 absent from labels and prediction
     probabilities = F.one_hot(labels.masked_fill(labels == IGNORE, 2), 3).permute(0, 3, 1, 2).float()
-    assert float(soft_dice_loss(probabilities, labels)) == pytest.approx(0.0, abs=1e-7)
-    # the same prediction with the absent class predicted on one labelled pixel is penalised
+    for include_absent in (False, True):
+        assert float(soft_dice_loss(probabilities, labels, include_absent=include_absent)) == pytest.approx(0.0, abs=1e-7)
+    # the absent class predicted on one labelled pixel of class 0 (3 pixels): class 0 loses it,
+    # Dice (2 * 2 + 1) / (3 + 2 + 1); averaged over the present classes 0 and 1 (class 1 perfect)
     wrong = probabilities.clone()
     wrong[0, :, 0, 0] = torch.tensor([0.0, 0.0, 1.0])
-    assert float(soft_dice_loss(wrong, labels)) > 0.1
+    assert float(soft_dice_loss(wrong, labels)) == pytest.approx(1 - (5 / 6 + 1) / 2, abs=1e-6)
+    # include_absent also averages in class 2's Dice (0 + 1) / (0 + 1 + 1) = 0.5
+    assert float(soft_dice_loss(wrong, labels, include_absent=True)) == pytest.approx(
+        1 - (5 / 6 + 1 + 0.5) / 3, abs=1e-6)
+
+
+def test_dice_averages_over_the_classes_present_in_the_batch_unless_asked() -> None:
+    # 3 classes, only 0 and 1 labelled: soft probabilities everywhere, class 2 gets some mass
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(2, 3, 4, 4, generator=generator, requires_grad=True)
+    labels = torch.randint(0, 2, (2, 4, 4), generator=generator)
+    p = logits.softmax(1)
+    truth = F.one_hot(labels, 3).permute(0, 3, 1, 2).float()
+    dice = (2 * (truth * p).sum((0, 2, 3)) + 1) / ((truth + p).sum((0, 2, 3)) + 1)
+    assert float(soft_dice_loss_from_logits(logits, labels)) == pytest.approx(1 - float(dice[:2].mean()), abs=1e-6)
+    assert float(soft_dice_loss_from_logits(logits, labels, include_absent=True)) == pytest.approx(
+        1 - float(dice.mean()), abs=1e-6)
+
+
+def test_the_loss_config_passes_include_absent_to_the_dice_term() -> None:
+    generator = torch.Generator().manual_seed(4)
+    logits = torch.randn(1, 3, 4, 4, generator=generator)
+    labels = torch.randint(0, 2, (1, 4, 4), generator=generator)
+    for include_absent in (False, True):
+        value, parts = SemanticLoss(LossConfig(LossKind.DICE, dice_include_absent=include_absent), 3)(logits, labels)
+        assert float(value) == pytest.approx(
+            float(soft_dice_loss_from_logits(logits, labels, include_absent=include_absent)), abs=1e-6)
 
 
 # ------------------------------------------------------------------------------------ ignore
@@ -152,7 +180,7 @@ def test_gradients_flow_through_every_loss_into_a_model(kind: LossKind) -> None:
     with torch.no_grad():
         for p in model.parameters():
             assert p.grad is not None
-            p -= 0.05 * p.grad
+            p.sub_(0.05 * p.grad)
     assert float(loss(model(images), labels)[0].detach()) < float(value.detach())
 
 
@@ -228,14 +256,15 @@ def test_auto_keeps_cross_entropy_when_classes_are_balanced() -> None:
 def test_auto_picks_a_balancing_loss_when_classes_are_very_unbalanced() -> None:
     frequencies = ClassFrequencies((9000, 950, 50), (10000, 10000, 2000))
     config = choose_loss("auto", frequencies, ["background", "road", "pole"])
-    assert config.kind is LossKind.CE_DICE
+    assert config.kind is LossKind.WEIGHTED_CE and config.class_weights[2] > config.class_weights[0]
     assert "very unbalanced" in config.reason and "'pole'" in config.reason and "180x" in config.reason
-    weighted = choose_loss("auto", frequencies, ["background", "road", "pole"], unbalanced_kind=LossKind.WEIGHTED_CE)
-    assert weighted.kind is LossKind.WEIGHTED_CE and weighted.class_weights[2] > weighted.class_weights[0]
+    assert config.describe().startswith("weighted-ce [median-frequency: ")
+    dice = choose_loss("auto", frequencies, ["background", "road", "pole"], unbalanced_kind=LossKind.CE_DICE)
+    assert dice.kind is LossKind.CE_DICE
     # just below the threshold: plain cross-entropy
     near = ClassFrequencies((909, 91), (1000, 1000))
     assert choose_loss("auto", near).kind is LossKind.CE
-    assert choose_loss("auto", ClassFrequencies((910, 90), (1000, 1000))).kind is LossKind.CE_DICE
+    assert choose_loss("auto", ClassFrequencies((910, 90), (1000, 1000))).kind is LossKind.WEIGHTED_CE
 
 
 def test_auto_with_one_class_and_explicit_choices() -> None:
@@ -253,7 +282,7 @@ def test_auto_with_one_class_and_explicit_choices() -> None:
 
 def test_semantic_loss_for_counts_label_maps_and_builds_the_weighted_loss() -> None:
     maps = [np.array([[0] * 30 + [1] * 2 + [IGNORE] * 8], np.uint8)]
-    loss = semantic_loss_for("auto", maps, ["background", "rare"], unbalanced_kind=LossKind.WEIGHTED_CE)
+    loss = semantic_loss_for("auto", maps, ["background", "rare"])
     assert loss.config.kind is LossKind.WEIGHTED_CE
     assert loss.config.class_weights == pytest.approx(median_frequency_weights(count_class_pixels(maps, 2)))
 

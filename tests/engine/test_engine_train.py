@@ -14,7 +14,7 @@ from annotations.model import ImageStatus
 from annotations.store import Project
 from engine import checkpoints
 from engine.errors import EngineInputError, JobCancelled
-from engine.evaluation import MIN_GAIN
+from engine.evaluation import MIN_GAIN, PER_IMAGE, bootstrap_gain_interval, promotion_decision
 from engine.jobs.train import run_train
 from engine.protocol import Train
 
@@ -158,6 +158,8 @@ def test_instance_model_trains_and_validates_with_coco_map(blob_project: Path) -
         assert metrics["val_images"] == 1 and metrics["val_objects"] == 2
         assert metrics["segm_map"] is None or 0.0 <= metrics["segm_map"] <= 1.0
         assert metrics["bbox_map"] is None or 0.0 <= metrics["bbox_map"] <= 1.0
+        assert list(metrics[PER_IMAGE]) == [str(i) for i in result.history[0]["val"][PER_IMAGE]]  # one AP per image
+        assert len(metrics[PER_IMAGE]) == 1
     with Project.open(blob_project, readonly=True) as project:
         (version,) = project.model_versions()
         assert version.architecture == "maskrcnn_tiny" and version.promoted == result.promoted
@@ -190,3 +192,42 @@ def test_one_class_validation_reports_saliency_measures(membrane_project: Callab
     assert saliency["fbeta_max"] is not None and saliency["e_max"] is not None
     assert 0.0 <= saliency["mae"] <= 1.0 and 0.0 <= saliency["s_measure"] <= 1.0
     assert "saliency" in result.baseline_metrics  # the untrained model is measured the same way
+
+
+def per_image(values: list[float]) -> dict[str, object]:
+    """Validation metrics as evaluate() gives them: the aggregate (here the mean) and per image."""
+    return {"miou": sum(values) / len(values), "val_images": len(values),
+            PER_IMAGE: {str(i + 1): v for i, v in enumerate(values)}}
+
+
+def test_promotion_refuses_too_few_images_and_small_gains_and_says_why() -> None:
+    few = promotion_decision(per_image([0.9, 0.9]), per_image([0.1, 0.1]), "miou", min_val_images=3)
+    assert not few.promoted and "only 2 validation image(s); at least 3" in few.reason
+    small = promotion_decision(per_image([0.51, 0.52, 0.50, 0.51]), per_image([0.50, 0.50, 0.49, 0.50]), "miou")
+    assert not small.promoted and "below the minimum 0.02" in small.reason
+    undefined = promotion_decision({"miou": None, "val_images": 3}, None, "miou")
+    assert not undefined.promoted and "undefined" in undefined.reason
+
+
+def test_promotion_needs_a_gain_that_survives_resampling_the_validation_images() -> None:
+    # Mean gain +0.08 (above MIN_GAIN) made of one big win and losses elsewhere: luck of the split.
+    lucky = promotion_decision(per_image([0.9, 0.3, 0.35, 0.3, 0.35]), per_image([0.3, 0.35, 0.4, 0.35, 0.4]), "miou")
+    assert not lucky.promoted and "bootstrap interval" in lucky.reason and "reaches 0" in lucky.reason
+    # The same mean gain, +0.08 on every image: real.
+    steady = promotion_decision(per_image([0.48, 0.53, 0.58, 0.43, 0.48]), per_image([0.4, 0.45, 0.5, 0.35, 0.4]), "miou")
+    assert steady.promoted and "lies above 0" in steady.reason
+    # Two images: no interval, the absolute rules decide and the reason says so.
+    two = promotion_decision(per_image([0.9, 0.3]), per_image([0.3, 0.35]), "miou")
+    assert two.promoted and "too few images" in two.reason
+
+
+def test_bootstrap_interval_brackets_the_mean_gain_and_repeats() -> None:
+    new, old = per_image([0.9, 0.3, 0.35, 0.3, 0.35]), per_image([0.3, 0.35, 0.4, 0.35, 0.4])
+    interval = bootstrap_gain_interval(new, old)
+    assert interval is not None and interval.images == 5
+    assert interval.mean_gain == pytest.approx(0.08)
+    assert interval.low < 0.0 < interval.mean_gain < interval.high <= 0.6  # a max gain of +0.6 bounds every mean
+    assert bootstrap_gain_interval(new, old) == interval  # seeded: the same decision every time
+    assert bootstrap_gain_interval(per_image([0.5, 0.6]), None) is None  # too few images to resample
+    first = bootstrap_gain_interval(per_image([0.5, 0.6, 0.7]), None)  # no baseline: gains against 0
+    assert first is not None and first.low >= 0.5 and first.high <= 0.7

@@ -232,9 +232,11 @@ def render_all(project: Project) -> None:
 
 
 def run_case(
-    work: Path, template: Path, format_name: str, source: Path, label: str, tally: FuzzTally, *, export_voc: bool
+    work: Path, template: Path, format_name: str, source: Path, label: str, tally: FuzzTally, *, export_voc: bool,
+    **format_options: Any,
 ) -> None:
-    """Import ``source`` into a copy of ``template`` and check the promises (see module doc)."""
+    """Import ``source`` into a copy of ``template`` and check the promises (see module doc);
+    ``format_options`` go to the importer (e.g. ``images_root`` of the mask formats)."""
     project_path = work / "case.segproj"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{project_path}{suffix}").unlink(missing_ok=True)
@@ -247,7 +249,7 @@ def run_case(
     try:
         with Project.open(project_path) as project:
             try:
-                import_into(project, format_name, source, ImportOptions(add_labels=True))
+                import_into(project, format_name, source, ImportOptions(add_labels=True), **format_options)
             except AnnotationsError:
                 tally.clean_errors += 1
                 project.close()

@@ -27,6 +27,8 @@ def test_runs_are_column_major_and_one_based() -> None:
         decode_runs("5 1 1 2", (3, 4))
     with pytest.raises(FormatError, match="outside"):
         decode_runs("12 2", (3, 4))
+    with pytest.raises(FormatError, match="18446744073709551617 is outside"):  # beyond int64: no OverflowError
+        decode_runs("18446744073709551617 2", (3, 4), where="labels.csv line 2")
 
 
 def test_nuclei_masks_to_csv_and_back_are_equal(tmp_path: Path, shared_data: Path) -> None:

@@ -56,9 +56,10 @@ class FakeClient:
 
 
 def make_fake_window(project: Any):
-    """A QMainWindow with the seams of app.main_window.MainWindow that the assist code uses
-    (project, current_image, imageChanged, open_image, execute, refresh, add_panel, show_panel,
-    add_menu_action, canvas.add_overlay/remove_overlay, register_tool/set_tool)."""
+    """A QMainWindow satisfying app.workspace.AssistHost, the seams of app.main_window.MainWindow
+    that the assist code uses (project, session, main_widget, current_image, imageChanged,
+    open_image, execute, refresh, show_message, add_panel, show_panel, add_menu_action,
+    canvas.add_overlay/remove_overlay, register_tool/set_tool)."""
     from PySide6.QtCore import Qt, Signal
     from PySide6.QtWidgets import QDockWidget, QGraphicsScene, QGraphicsView, QMainWindow, QMenu
 
@@ -77,12 +78,16 @@ def make_fake_window(project: Any):
                 self.scene().removeItem(item)
                 self.overlays.remove(item)
 
+    from app.session import Session
+
     class FakeWindow(QMainWindow):
         imageChanged = Signal(int)
 
         def __init__(self) -> None:
             super().__init__()
             self.project = project
+            self.session = Session(project, self)
+            self.messages: list[str] = []
             self.canvas = FakeCanvas()
             self.setCentralWidget(self.canvas)
             self.panels: dict[str, QDockWidget] = {}
@@ -92,15 +97,23 @@ def make_fake_window(project: Any):
             self.refreshes = 0
             self._image_id: int | None = None
 
+        @property
+        def main_widget(self) -> QMainWindow:
+            return self
+
+        def show_message(self, text: str, timeout_ms: int = 8000) -> None:
+            self.messages.append(text)
+
         def current_image(self) -> Any:
             return self.project.get_image(self._image_id) if self._image_id else None
 
         def open_image(self, image_id: int) -> None:
             self._image_id = image_id
+            self.session.open_image(image_id)
             self.imageChanged.emit(image_id)
 
         def execute(self, command: Any) -> Any:
-            done = self.project.execute_change(command)
+            done = self.session.execute(command)
             self.refresh()
             return done
 

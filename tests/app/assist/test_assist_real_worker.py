@@ -108,13 +108,16 @@ def test_prelabel_accept_edit_reject(qtbot, studio) -> None:
     info = bridge.job(job_id)
     assert info.state == JobState.SUCCEEDED, info.error_message
     # Measured (run_train + run_prelabel of this project, no GUI; training seeds 0-4, torch threads 1|2,
-    # 3 and 6 epochs; 11 runs): 2 or 3 proposals on each unfinished image (4-6 in all), never fewer.
-    # The counts are whole classes found (disc, square, triangle), so the spread is {2, 3} per image.
+    # 3 and 6 epochs; 11 runs): 2 or 3 proposals on each unfinished image, 4-6 in all (whole classes
+    # found: disc, square, triangle). Asserted with one whole proposal of margin below the lowest
+    # measured count: >= 1 on each image and >= 3 in all (the accept, the edit and the reject below
+    # need three, on any images).
     assert set(info.result.image_ids) == set(unfinished) and info.result.prediction_count >= 3
     panel.slider.setValue(0)  # show every proposal
     proposals = {i: project.predictions(i, state=PredictionState.PROPOSED) for i in unfinished}
+    assert all(len(proposals[i]) >= 1 for i in unfinished), {i: len(p) for i, p in proposals.items()}
+    assert sum(len(p) for p in proposals.values()) >= 3
     first_image = max(unfinished, key=lambda i: len(proposals[i]))
-    assert len(proposals[first_image]) >= 2
     studio.open_image(first_image)
     qtbot.waitUntil(lambda: len(layer.predictions) == len(proposals[first_image]), timeout=5000)
     for name in ("training", "review", "jobs"):  # the canvas gets the room
@@ -123,36 +126,43 @@ def test_prelabel_accept_edit_reject(qtbot, studio) -> None:
     layer.select(layer.predictions[-1].id)
     _screenshot(studio, "assist_predictions.png")
 
+    def open_a_proposal() -> int:
+        """Show an unfinished image that still has a proposal (the current one first)."""
+        current = studio.current_image().id
+        if not project.predictions(current, state=PredictionState.PROPOSED):
+            current = next(i for i in unfinished if project.predictions(i, state=PredictionState.PROPOSED))
+            studio.open_image(current)
+        qtbot.waitUntil(lambda: bool(layer.predictions), timeout=5000)
+        return current
+
     # accept one with Enter on the canvas
+    open_a_proposal()
     accepted = layer.predictions[0]
     layer.select(accepted.id)
     studio.canvas.setFocus()
     qtbot.waitUntil(studio.canvas.hasFocus, timeout=3000)
     qtbot.keyClick(studio.canvas, Qt.Key.Key_Return)
     assert project.get_prediction(accepted.id).state == PredictionState.ACCEPTED
-    made = [a for a in project.annotations(first_image) if a.origin_prediction_id == accepted.id]
+    made = [a for a in project.annotations(accepted.image_id) if a.origin_prediction_id == accepted.id]
     assert len(made) == 1 and made[0].geometry == accepted.geometry
 
     # edit another: a linked annotation, then its shape is changed (2 px to the right)
-    edited = next(p for p in layer.predictions if p.id != accepted.id)
+    edit_image = open_a_proposal()
+    edited = layer.predictions[0]
     layer.select(edited.id)
     qtbot.mouseClick(panel.edit_button, Qt.MouseButton.LeftButton)
-    linked = [a for a in project.annotations(first_image) if a.origin_prediction_id == edited.id]
+    linked = [a for a in project.annotations(edit_image) if a.origin_prediction_id == edited.id]
     assert len(linked) == 1
     pixels = rle.decode(edited.geometry)
     moved = np.zeros_like(pixels)
     moved[:, 2:] = pixels[:, :-2]
     studio.execute(UpdateAnnotation(linked[0].id, {"geometry": rle.encode(moved.astype(np.uint8))}, "Move shape"))
     final = project.get_annotation(linked[0].id)
-    expected_iou = iou(edited.geometry, final.geometry, project.get_image(first_image).size_hw)
+    expected_iou = iou(edited.geometry, final.geometry, project.get_image(edit_image).size_hw)
     assert final.origin_prediction_id == edited.id and 0.0 < expected_iou < 1.0
 
-    # reject a third one with Delete (on the other unfinished image when this one has no more)
-    remaining = list(project.predictions(first_image, state=PredictionState.PROPOSED))
-    if not remaining:
-        other = next(i for i in unfinished if i != first_image and proposals[i])
-        studio.open_image(other)
-        qtbot.waitUntil(lambda: bool(layer.predictions), timeout=5000)
+    # reject a third one with Delete (on another unfinished image when this one has no more)
+    open_a_proposal()
     rejected = layer.predictions[0]
     layer.select(rejected.id)
     studio.canvas.setFocus()

@@ -119,13 +119,14 @@ def test_grabcut_method_prepares_nothing_and_says_who_answered(qtbot, tool_setup
     assert tool.toolbar.isHidden() and not segmenter.active
 
 
-def test_next_image_is_prefetched_only_while_the_annotator_is_idle(qtbot, new_project, monkeypatch) -> None:
+def _prefetch_in_flight(qtbot, project, monkeypatch):
+    """A segmenter on image 1 whose embedding is ready, prefetching image 7 while idle."""
     import app.assist.segmenter as segmenter_module
 
     monkeypatch.setattr(segmenter_module, "PREFETCH_IDLE_MS", 50)
     client = FakeClient()
     bridge = EngineBridge(lambda: client, poll_interval_ms=5)
-    window = make_fake_window(new_project)
+    window = make_fake_window(project)
     qtbot.addWidget(window)
     segmenter = InteractiveSegmenter(AssistContext(window, bridge), SegmentMethod.AUTO)
     window.open_image(1)
@@ -134,9 +135,30 @@ def test_next_image_is_prefetched_only_while_the_annotator_is_idle(qtbot, new_pr
     qtbot.waitUntil(lambda: len(client.submitted) == 1, timeout=3000)
     client.emit(Progress(client.submitted[0].job_id, 1, 1, "embedding ready: image 1"))
     qtbot.waitUntil(lambda: len(client.submitted) == 2, timeout=3000)  # idle: the next image's embedding
+    return client, bridge, window, segmenter
+
+
+def test_next_image_is_prefetched_only_while_the_annotator_is_idle(qtbot, new_project, monkeypatch) -> None:
+    client, bridge, window, segmenter = _prefetch_in_flight(qtbot, new_project, monkeypatch)
     prefetch = client.submitted[1]
     assert prefetch.prepare_only and prefetch.image_id == 7 and not segmenter.embedding_busy
     segmenter.set_box(10, 10, 40, 30)  # a prompt cancels the prefetch in flight: clicks go first
     qtbot.waitUntil(lambda: len(client.submitted) == 3, timeout=3000)
     assert prefetch.job_id in client.cancelled and client.submitted[2].box_xyxy == (10, 10, 40, 30)
+    bridge.shutdown()
+
+
+def test_opening_another_image_cancels_the_prefetch_in_flight(qtbot, new_project, monkeypatch) -> None:
+    """The annotator jumps to an image that is not the prefetched one: its embedding goes first."""
+    from annotations.model import Image
+
+    new_project.add_images([Image(0, "second.png", 100, 80)])
+    client, bridge, window, segmenter = _prefetch_in_flight(qtbot, new_project, monkeypatch)
+    prefetch = client.submitted[1]
+    assert prefetch.image_id == 7
+    window.open_image(2)
+    segmenter.prepare(next_image_id=3)
+    qtbot.waitUntil(lambda: len(client.submitted) == 3, timeout=3000)
+    assert prefetch.job_id in client.cancelled
+    assert client.submitted[2].prepare_only and client.submitted[2].image_id == 2
     bridge.shutdown()

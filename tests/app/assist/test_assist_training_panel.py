@@ -31,7 +31,8 @@ def setup(qtbot, new_project):
 
 
 def test_flatten_and_curve_series() -> None:
-    history = [{"epoch": 1, "loss": 1.0, "val": {"miou": 0.2, "iou_per_class": {"a": 0.1}, "val_images": 2}, "baseline": 0.05},
+    history = [{"epoch": 1, "loss": 1.0, "val": {"miou": 0.2, "iou_per_class": {"a": 0.1}, "val_images": 2,
+                                                 "per_image": {"17": 0.3, "18": 0.1}}, "baseline": 0.05},
                {"epoch": 2, "loss": 0.5, "val": {"miou": 0.4, "iou_per_class": {"a": 0.3}, "val_images": 2}, "baseline": 0.05}]
     assert flatten_metrics(history[0]) == {"epoch": 1.0, "loss": 1.0, "val.miou": 0.2, "val.iou_per_class.a": 0.1,
                                            "val.val_images": 2.0, "baseline": 0.05}
