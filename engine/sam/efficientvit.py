@@ -26,6 +26,7 @@ from torchvision.transforms.functional import normalize, to_pil_image, to_tensor
 from torchvision.transforms.functional import resize as resize_image
 
 from engine.errors import EngineInputError, ModelWeightsError
+from engine.sam import sam1_decoder
 from engine.sam.cache import Embedding
 from engine.sam.catalog import SamFamily, SamModelSpec
 from engine.sam.checkpoint_io import load_strictly, read_checkpoint
@@ -108,6 +109,9 @@ class EfficientVitBackend:
         self.device = next(iter(network.parameters())).device
         with torch.no_grad():
             self._dense_pe = self.network.prompt_encoder.get_dense_pe()
+        self._kept_for: Embedding | None = None
+        self._kept_tokens: sam1_decoder.ImageTokens | None = None
+        self._kept_side: sam1_decoder.ImageSide | None = None
 
     @torch.no_grad()
     def embed(self, pixels: np.ndarray, size_hw: tuple[int, int]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -121,6 +125,26 @@ class EfficientVitBackend:
         tensor = F.pad(tensor, (0, self.input_side - width, 0, self.input_side - height), value=0.0)
         features = self.network.image_encoder(tensor[None].to(self.device))
         return features, ()
+
+    def _keep_for(self, embedding: Embedding) -> None:
+        """Forget what was kept for another image (one image's decoder inputs are kept)."""
+        if self._kept_for is not embedding:
+            self._kept_for, self._kept_tokens, self._kept_side = embedding, None, None
+
+    def _tokens(self, embedding: Embedding) -> sam1_decoder.ImageTokens:
+        """``embedding``'s tokens laid out for the decoder (kept for the last image used)."""
+        self._keep_for(embedding)
+        if self._kept_tokens is None:
+            self._kept_tokens = sam1_decoder.image_tokens(embedding.image_embed, self._dense_pe)
+        return self._kept_tokens
+
+    def _no_mask_side(self, embedding: Embedding, dense_no_mask: torch.Tensor) -> sam1_decoder.ImageSide:
+        """The decoder's prompt-independent part for clicks without a mask prompt (kept per image)."""
+        tokens = self._tokens(embedding)
+        if self._kept_side is None:
+            self._kept_side = sam1_decoder.prepare_image_side(cast(nn.Module, self.network.mask_decoder), tokens,
+                                                              dense_no_mask, keep=True)
+        return self._kept_side
 
     def _prompt_scale(self, size_hw: tuple[int, int]) -> tuple[float, float]:
         """(x scale, y scale) from window pixels to the prompt frame."""
@@ -144,6 +168,17 @@ class EfficientVitBackend:
             boxes = corners.reshape(1, 4).float().to(self.device)
         masks_in = None if mask_input is None else mask_input.to(self.device)
         sparse, dense = self.network.prompt_encoder(points=points, boxes=boxes, masks=masks_in)
+        decoder = cast(nn.Module, self.network.mask_decoder)
+        if masks_in is None:  # the image side of the decoder is the same for every such click: kept
+            side = self._no_mask_side(embedding, dense)
+        else:  # a previous mask changes the image side: computed for this click
+            side = sam1_decoder.prepare_image_side(decoder, self._tokens(embedding), dense, keep=False)
+        low_res, iou = sam1_decoder.decode(decoder, side, sparse, multimask)
+        return low_res[0], iou[0]
+
+    def official_decode(self, embedding: Embedding, sparse: torch.Tensor, dense: torch.Tensor,
+                        multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The official ``MaskDecoder`` pass (what :meth:`decode` equals; tests and ``bench/``)."""
         low_res, iou = self.network.mask_decoder(image_embeddings=embedding.image_embed, image_pe=self._dense_pe,
                                                  sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
                                                  multimask_output=multimask)

@@ -231,3 +231,40 @@ def test_weights_fetch_from_a_mirror_then_auto_answers_with_the_light_model(
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     answer = run_segment(Segment(str(blob_project), 3, box_xyxy=(20.0, 20.0, 70.0, 70.0), sam_model=L0))
     assert answer.method is SegmentMethod.SAM and answer.model == L0
+
+
+def test_cached_image_side_decoder_equals_the_official_decoder() -> None:
+    """The decoder with its per-image part computed once (engine.sam.sam1_decoder) gives the official
+    MaskDecoder's logits and IoU predictions, for box + points prompts, one and three masks, and
+    with a previous mask as the prompt."""
+    from engine.sam import sam1_decoder
+
+    torch.manual_seed(3)
+    network = build_network(find_model(L0))
+    with torch.no_grad():
+        image_embed = torch.randn(1, 256, 64, 64)
+        pe = network.prompt_encoder.get_dense_pe()
+        prompts = [
+            {"points": None, "boxes": torch.tensor([[100.0, 120.0, 600.0, 500.0]])},
+            {"points": (torch.tensor([[[150.0, 200.0], [400.0, 100.0]]]), torch.tensor([[1, 0]])), "boxes": None},
+            {"points": (torch.tensor([[[150.0, 200.0]]]), torch.tensor([[1]])),
+             "boxes": torch.tensor([[100.0, 120.0, 600.0, 500.0]])},
+        ]
+        side = None
+        for prompt in prompts:
+            sparse, dense = network.prompt_encoder(masks=None, **prompt)
+            tokens = sam1_decoder.image_tokens(image_embed, pe)
+            side = side or sam1_decoder.prepare_image_side(network.mask_decoder, tokens, dense, keep=True)
+            for multimask in (True, False):
+                official = network.mask_decoder(image_embeddings=image_embed, image_pe=pe, sparse_prompt_embeddings=sparse,
+                                                dense_prompt_embeddings=dense, multimask_output=multimask)
+                ours = sam1_decoder.decode(network.mask_decoder, side, sparse, multimask)
+                assert ours[0].shape == official[0].shape == (1, 3 if multimask else 1, 256, 256)
+                assert torch.allclose(ours[0], official[0], atol=1e-5) and torch.allclose(ours[1], official[1], atol=1e-6)
+        # A previous mask as the prompt: the image side is computed for the click.
+        sparse, dense = network.prompt_encoder(points=prompts[1]["points"], boxes=None, masks=torch.randn(1, 1, 256, 256))
+        official = network.mask_decoder(image_embeddings=image_embed, image_pe=pe, sparse_prompt_embeddings=sparse,
+                                        dense_prompt_embeddings=dense, multimask_output=False)
+        fresh = sam1_decoder.prepare_image_side(network.mask_decoder, tokens, dense, keep=False)
+        ours = sam1_decoder.decode(network.mask_decoder, fresh, sparse, False)
+        assert torch.allclose(ours[0], official[0], atol=1e-5) and torch.allclose(ours[1], official[1], atol=1e-6)
