@@ -176,14 +176,6 @@ class EfficientVitBackend:
         low_res, iou = sam1_decoder.decode(decoder, side, sparse, multimask)
         return low_res[0], iou[0]
 
-    def official_decode(self, embedding: Embedding, sparse: torch.Tensor, dense: torch.Tensor,
-                        multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """The official ``MaskDecoder`` pass (what :meth:`decode` equals; tests and ``bench/``)."""
-        low_res, iou = self.network.mask_decoder(image_embeddings=embedding.image_embed, image_pe=self._dense_pe,
-                                                 sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                                 multimask_output=multimask)
-        return low_res[0], iou[0]
-
     def window_logits(self, low_res: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
         """The logits cover the padded 1024 x 1024 frame: upsample to it, crop the image's part."""
         new_h, new_w = preprocess_shape(*size_hw, PROMPT_SIDE)

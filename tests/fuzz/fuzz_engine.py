@@ -275,3 +275,15 @@ def run_case(
 
 
 Mutator = Callable[[random.Random, Path], tuple[Path, str]]
+
+
+def assert_promises(name: str, tally: FuzzTally, capsys: Any, *, both_outcomes: bool = False) -> None:
+    """Print ``tally``'s summary line (past pytest's capture) and fail on any broken promise; with
+    ``both_outcomes`` the run must also have produced clean refusals and accepted imports."""
+    with capsys.disabled():
+        print("\n" + tally.line(name))
+    assert tally.crashes == [], "\n".join(tally.crashes[:10])
+    assert tally.changed == [], "refusals changed the project: " + "; ".join(tally.changed[:10])
+    assert tally.cases == tally.clean_errors + tally.accepted + len(tally.crashes)
+    if both_outcomes:
+        assert tally.accepted > 0 and tally.clean_errors > 0, "the mutations should produce both outcomes"
