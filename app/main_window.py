@@ -7,6 +7,12 @@ class. Every edit goes through ``execute``: one committed transaction per edit, 
 changed. Undo and redo are the project's persisted history (``Project.undo_change``): they show
 the image they change, or refuse when the image filter hides it. Window size, dock layout and
 the shortcut scheme are remembered in the user's settings (``app.settings``).
+
+Opening is staged so the window answers at once on a big project: ``__init__`` builds the
+canvas, the image list and the side panels and shows the first image; the assist features
+(pre-labels, training, review, jobs, the mask tool, the Model menu) follow in short steps, one
+per event-loop turn, after the window is on screen (``building``; ``finish_building()`` or
+reading ``assist`` completes them at once).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -105,9 +111,11 @@ class MainWindow(QMainWindow):
             remember_layout = QGuiApplication.platformName() != "offscreen"
         self.remember_layout = remember_layout
         self._layout_restored = False
+        self._saved_state: QByteArray | None = None
         self.project = project
         self.owns_project = owns_project
-        self.assist: AssistFeatures | None = None
+        self._assist: AssistFeatures | None = None
+        self._build_steps: Generator[None, None, None] | None = None
         self.session = Session(project, self)
         self.canvas = CanvasView(self)
         self.canvas.setObjectName("canvas")
@@ -153,16 +161,71 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
 
-        from app.assist import install
-
-        self.assist = install(self)
         self.integrity = IntegrityWatch(self)
         self.integrity.damaged.connect(self._on_damaged)
         if not project.integrity_checked:  # opened with defer_check: check it without freezing the window
             self.integrity.start(project.path)
-        self._add_weights_action()
         if self.remember_layout:
             self._restore_layout()
+        # The rest (the assist features) is built after the window is on screen, one short step
+        # per event-loop turn: opening never blocks the event loop for the whole build.
+        self._build_steps = self._build_later()
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.setInterval(0)
+        self._build_timer.timeout.connect(self._build_step)
+        self._build_timer.start()
+
+    # ================================================================== staged build
+    def _build_later(self) -> Generator[None, None, None]:
+        """The steps of the build that wait until the window is on screen (see the module doc)."""
+        from app.assist import install_steps
+
+        steps = install_steps(self)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                self._assist = done.value
+                break
+            yield
+        self._add_weights_action()
+        if self._layout_restored and self._saved_state is not None:
+            # Again with every dock there: the assist docks take their saved places (the side
+            # panels, restored before show, stay where they are).
+            self.restoreState(self._saved_state)
+
+    def _build_step(self) -> None:
+        steps = self._build_steps
+        if steps is None:
+            return
+        try:
+            next(steps)
+        except StopIteration:
+            self._build_steps = None
+            return
+        self._build_timer.start()
+
+    @property
+    def building(self) -> bool:
+        """True while steps of the staged build are still to run."""
+        return self._build_steps is not None
+
+    def finish_building(self) -> None:
+        """Run the remaining steps of the staged build now."""
+        self._build_timer.stop()
+        while self._build_steps is not None:
+            self._build_step()
+        self._build_timer.stop()
+
+    @property
+    def assist(self) -> AssistFeatures:
+        """The assist features (``app.assist.install``); built now if the staged build has not
+        got to them yet."""
+        if self._assist is None:
+            self.finish_building()
+        assert self._assist is not None
+        return self._assist
 
     def _on_damaged(self, message: str) -> None:
         """The background integrity check found the file damaged: stop writing to it (edits are
@@ -200,6 +263,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray) and not state.isEmpty():
+            self._saved_state = state
             self._layout_restored = self.restoreState(state)
 
     def _save_layout(self) -> None:
@@ -243,6 +307,7 @@ class MainWindow(QMainWindow):
         """Process events until the image is decoded and the visible thumbnails are drawn (for
         screenshots: they used to show grey thumbnail boxes), at most ``timeout_s`` seconds."""
         deadline = time.monotonic() + timeout_s
+        self.finish_building()
         self.binding.wait_until_loaded()
         QApplication.processEvents()
         while not self.images_panel.rows_on_screen() and time.monotonic() < deadline:
@@ -287,6 +352,8 @@ class MainWindow(QMainWindow):
 
     def show_panel(self, name: str) -> None:
         """Show and raise panel ``name``; KeyError for an unknown name."""
+        if name not in self._panels and self.building:
+            self.finish_building()
         if name not in self._panels:
             raise KeyError(f"unknown panel {name!r}; known panels: {', '.join(sorted(self._panels))}")
         # A tab group is shown whole: with some of its docks hidden Qt keeps a stale tab bar.
@@ -304,6 +371,7 @@ class MainWindow(QMainWindow):
                 self.resizeDocks([dock], [height], Qt.Orientation.Vertical)
 
     def panel_names(self) -> list[str]:
+        self.finish_building()
         return sorted(self._panels)
 
     def add_menu_action(self, menu: str, action: QAction) -> None:
@@ -936,6 +1004,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name
+        self._build_timer.stop()  # closed while building: nothing more is added
         if self.remember_layout:
             self._save_layout()
         self.binding.shutdown()

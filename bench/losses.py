@@ -19,11 +19,16 @@ registry's builder, no pretrained weights) from scratch, random 128 px crops + f
 the same seeded initialisation and batches for every loss; ``--iterations 0`` evaluates the
 untrained network. Loss ``ce+dice/all`` is CE + Dice with the Dice averaged over all classes,
 absent ones included (``LossConfig.dice_include_absent``), for comparison with the default.
+``--rare-crops P`` centres a share ``P`` of the crops on a pixel of a class drawn with probability
+~ 1 / sqrt(its pixel share) (``engine.rare_class_crops``; 0, the default, draws images and crops
+uniformly with the same random stream as before); ``--weighting`` and ``--clip-max`` change the
+class weights of weighted cross-entropy.
 Evaluation: one confusion matrix over the validation pixels (ignore left out), per-class IoU,
 mIoU, pixel accuracy and the share of validation pixels predicted per class.
 
     .venv/bin/python bench/losses.py [--dataset street membranes] [--iterations 300] [--seeds 0 1]
                                       [--losses ce weighted-ce ce+dice] [--model unet_tiny] [--json out.json]
+                                      [--rare-crops 0.5] [--weighting inverse-sqrt] [--clip-max 10]
 """
 
 from __future__ import annotations
@@ -44,8 +49,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.inference import semantic_logits
-from engine.losses import LossKind, SemanticLoss, count_class_pixels, semantic_loss_for
+from engine.losses import DEFAULT_CLIP, ClassWeighting, LossKind, SemanticLoss, count_class_pixels, semantic_loss_for
 from engine.models.registry import BuiltModel, build_model
+from engine.rare_class_crops import RareClassCrops, crop_origin
 from engine.training import Sample, Stepper, make_optimizer, make_schedule, seed_everything
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -116,8 +122,10 @@ def street(root: Path, downscale: int = 3, min_street_share: float = 0.2) -> Dat
     return DataSet("street", names, train, val)
 
 
-def crop_sample(pair: tuple[np.ndarray, np.ndarray], crop: int, rng: np.random.Generator) -> Sample:
-    """A random ``crop`` px square (padded with ignore) with random flips, as a training sample."""
+def crop_sample(pair: tuple[np.ndarray, np.ndarray], crop: int, rng: np.random.Generator,
+                centre_yx: tuple[int, int] | None = None) -> Sample:
+    """A ``crop`` px square (padded with ignore; random, or centred on ``centre_yx`` as far as the
+    image allows) with random flips, as a training sample."""
     rgb, labels = pair
     height, width = labels.shape
     pad_h, pad_w = max(crop - height, 0), max(crop - width, 0)
@@ -125,7 +133,7 @@ def crop_sample(pair: tuple[np.ndarray, np.ndarray], crop: int, rng: np.random.G
         rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)))
         labels = np.pad(labels, ((0, pad_h), (0, pad_w)), constant_values=IGNORE)
         height, width = labels.shape
-    y, x = int(rng.integers(0, height - crop + 1)), int(rng.integers(0, width - crop + 1))
+    y, x = crop_origin((height, width), crop, centre_yx, rng)
     rgb, labels = rgb[y:y + crop, x:x + crop], labels[y:y + crop, x:x + crop]
     if rng.random() < 0.5:
         rgb, labels = rgb[:, ::-1], labels[:, ::-1]
@@ -160,22 +168,28 @@ def evaluate(built: BuiltModel, data: DataSet) -> Scores:
     return Scores(iou, float(tp.sum() / total), confusion.sum(0) / total, confusion.sum(1) / total)
 
 
-def make_criterion(data: DataSet, loss: str) -> SemanticLoss:
-    """The engine's loss called ``loss`` (a ``--loss`` spelling, or ``ce+dice/all``) for ``data``."""
+def make_criterion(data: DataSet, loss: str, weighting: ClassWeighting = ClassWeighting.MEDIAN_FREQUENCY,
+                   clip: tuple[float, float] = DEFAULT_CLIP) -> SemanticLoss:
+    """The engine's loss called ``loss`` (a ``--loss`` spelling, or ``ce+dice/all``) for ``data``,
+    class weights by ``weighting`` clipped to ``clip``."""
     include_absent = loss.endswith("/all")
-    criterion = semantic_loss_for(loss.removesuffix("/all"), [labels for _, labels in data.train], data.class_names)
+    criterion = semantic_loss_for(loss.removesuffix("/all"), [labels for _, labels in data.train], data.class_names,
+                                  weighting=weighting, clip=clip)
     if include_absent:
         criterion = SemanticLoss(dataclasses.replace(criterion.config, dice_include_absent=True), criterion.num_classes)
     return criterion
 
 
 def run(data: DataSet, loss: str, seed: int, iterations: int, crop: int, batch: int,
-        model: str = "unet_tiny") -> tuple[Scores, str, float]:
-    """Train ``model`` from scratch with ``loss``; (scores, the loss's description, seconds)."""
+        model: str = "unet_tiny", rare_crops: float = 0.0, weighting: ClassWeighting = ClassWeighting.MEDIAN_FREQUENCY,
+        clip: tuple[float, float] = DEFAULT_CLIP) -> tuple[Scores, str, float]:
+    """Train ``model`` from scratch with ``loss``; (scores, the loss's description, seconds).
+    ``rare_crops``: the share of crops centred on a rare-class pixel (:mod:`engine.rare_class_crops`)."""
     started = time.perf_counter()
     seed_everything(seed)
     built = build_model(model, data.class_names[1:], pretrained=False)
-    criterion = make_criterion(data, loss)
+    criterion = make_criterion(data, loss, weighting, clip)
+    sampler = RareClassCrops([labels for _, labels in data.train], len(data.class_names), rare_crops)
     recipe = built.spec.recipe
     optimizer = make_optimizer(built, recipe)
     stepper = Stepper(built, optimizer, make_schedule(optimizer, recipe.warmup_iterations, iterations),
@@ -183,7 +197,8 @@ def run(data: DataSet, loss: str, seed: int, iterations: int, crop: int, batch: 
     rng = np.random.default_rng(seed)  # the same crops and order for every loss
     built.module.train()
     for _ in range(iterations):
-        stepper.step([crop_sample(data.train[int(rng.integers(len(data.train)))], crop, rng) for _ in range(batch)])
+        draws = [sampler.draw(rng) for _ in range(batch)]  # rare_crops 0: one uniform image index each, as before
+        stepper.step([crop_sample(data.train[d.image_index], crop, rng, d.centre_yx) for d in draws])
     return evaluate(built, data), criterion.config.describe(), time.perf_counter() - started
 
 
@@ -200,6 +215,10 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--rare-crops", type=float, default=0.0,
+                        help="share of crops centred on a pixel of a class drawn ~ 1/sqrt(share) (0: uniform crops)")
+    parser.add_argument("--weighting", choices=[w.value for w in ClassWeighting], default="median-frequency")
+    parser.add_argument("--clip-max", type=float, default=DEFAULT_CLIP[1], help="largest class weight")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -208,18 +227,22 @@ def main() -> int:
         freq = count_class_pixels([labels for _, labels in data.train], len(data.class_names)).shares()
         print(f"\n## {name}: {len(data.train)} train / {len(data.val)} val images; training pixel shares: "
               + ", ".join(f"{n} {100 * f:.2f}%" for n, f in zip(data.class_names, freq)), flush=True)
-        print(f"{args.model}, {args.iterations} iterations")
+        print(f"{args.model}, {args.iterations} iterations, rare-class crops {args.rare_crops:g}, "
+              f"{args.weighting} weights clipped to [{DEFAULT_CLIP[0]:g}, {args.clip_max:g}]")
         print("| loss | seed | " + " | ".join(data.class_names) + " | mIoU | pixel acc | s | load |")
         print("|---|---|" + "---|" * (len(data.class_names) + 4))
         for seed in args.seeds:
             for loss in args.losses:
-                scores, described, seconds = run(data, loss, seed, args.iterations, args.crop, args.batch, args.model)
+                scores, described, seconds = run(data, loss, seed, args.iterations, args.crop, args.batch, args.model,
+                                                 args.rare_crops, ClassWeighting(args.weighting),
+                                                 (DEFAULT_CLIP[0], args.clip_max))
                 iou = scores.iou
                 cells = " | ".join("–" if np.isnan(v) else f"{v:.3f}" for v in iou)
                 load = os.getloadavg()[0]
                 print(f"| {loss} | {seed} | {cells} | {np.nanmean(iou):.3f} | {scores.pixel_accuracy:.3f} | "
                       f"{seconds:.0f} | {load:.1f} |", flush=True)
                 rows.append({"dataset": name, "model": args.model, "iterations": args.iterations, "loss": loss,
+                             "rare_crops": args.rare_crops, "weighting": args.weighting, "clip_max": args.clip_max,
                              "seed": seed, "iou": [float(v) for v in iou], "miou": float(np.nanmean(iou)),
                              "pixel_accuracy": scores.pixel_accuracy,
                              "predicted_share": [float(v) for v in scores.predicted_share],

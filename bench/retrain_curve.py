@@ -88,13 +88,40 @@ def balloon_data(folder: Path, count: int) -> tuple[Path, dict[int, list[Mask]]]
     return path, truth
 
 
+def stratified_order(contents: list[str]) -> list[int]:
+    """Row indices of ``contents`` (one kind per row, e.g. "gray"/"color") reordered so that every
+    prefix holds each kind in proportion: a row's key is its rank within its kind over the kind's
+    size, so the first half holds the first half of every kind. Stable within a kind.
+
+    >>> stratified_order(["g", "g", "g", "g", "c", "c"])
+    [0, 4, 1, 2, 5, 3]
+    """
+    sizes = {kind: contents.count(kind) for kind in contents}
+    seen: dict[str, int] = {}
+    keys = []
+    for row, kind in enumerate(contents):
+        rank = seen.get(kind, 0)
+        seen[kind] = rank + 1
+        keys.append(((rank + 0.5) / sizes[kind], row))
+    return [row for _, row in sorted(keys)]
+
+
+NUCLEI_ORDER = ["stratified"]  # set from --order
+
+
 def nuclei_data(folder: Path, count: int) -> tuple[Path, dict[int, list[Mask]]]:
-    """A project of ``count`` NEW DSB 2018 microscopy images (INDEX.csv order) and their nuclei."""
+    """A project of ``count`` NEW DSB 2018 microscopy images and their nuclei, in INDEX.csv order
+    (``--order index``: its 28 gray images, then its 12 colour H&E ones) or stratified by the
+    INDEX's content column (default: every prefix, so the finished images and the held-out half
+    alike, holds gray and colour images in the data set's proportion, 7:3)."""
     import csv
 
     root = DATA / "dsb2018_nuclei40"
     with (root / "INDEX.csv").open() as f:
-        ids = [row["image_id"] for row in csv.DictReader(f)][:count]
+        rows = list(csv.DictReader(f))
+    if NUCLEI_ORDER[0] == "stratified":
+        rows = [rows[r] for r in stratified_order([row["content"] for row in rows])]
+    ids = [row["image_id"] for row in rows][:count]
     path = folder / "nuclei.segproj"
     project = Project.create(path, [Category(1, "nucleus", "#e6194b")])
     truth: dict[int, list[Mask]] = {}
@@ -167,7 +194,8 @@ def curve(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     counts = [int(c) for c in args.curve.split(",")]
     loader = nuclei_data if args.dataset == "nuclei" else balloon_data
-    print(f"{args.dataset}: model {args.model or 'unet_instances'}, held-out images {args.test_from}..{args.images}, "
+    print(f"{args.dataset}: model {args.model or 'unet_instances'}, held-out images {args.test_from}..{args.images}"
+          f"{' (' + args.order + ' order)' if args.dataset == 'nuclei' else ''}, "
           f"{args.epochs} epochs x {args.iterations_per_epoch} iterations, batch {args.batch_size}, "
           f"{args.threads} torch thread(s), load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(" finished | AP50 held-out | mask AP | accepted | promoted | train CPU s | train wall s | load avg | input")
@@ -214,6 +242,8 @@ def main() -> int:
                         help="instance AP50 vs finished images: train from scratch once per count (e.g. 5,10,20)")
     parser.add_argument("--test-from", type=int, default=21, help="--curve: held-out images are TEST_FROM..IMAGES")
     parser.add_argument("--threads", type=int, default=1, help="--curve: torch threads")
+    parser.add_argument("--order", choices=["stratified", "index"], default="stratified",
+                        help="nuclei: image order (stratified gray/colour, or INDEX.csv's: colour H&E last)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--every", type=int, default=3, help="retrain after this many newly finished images")
@@ -223,6 +253,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256, help="membrane: crop the slices to this side")
     parser.add_argument("--device", choices=[d.value for d in Device], default="auto")
     args = parser.parse_args()
+    NUCLEI_ORDER[0] = args.order
     if args.curve:
         return curve(args)
     semantic = args.dataset == "membrane"

@@ -6,10 +6,18 @@ the same run, each on its own copy of the same generated project, with the ratio
 Each side runs in its own process (``--measure``) with ``PYTHONPATH`` at its tree; the parent
 builds the baseline tree with ``git archive`` and prints one table. Latencies are wall-clock
 milliseconds on the offscreen Qt platform (no display), median and worst of ``--repeat`` runs.
-"open" is ``Project.open`` + the main window shown, opened as ``app/launch.py`` opens it (this
-tree: the integrity check deferred to a background thread, which the later rows wait for).
+"open" is ``Project.open`` + the main window shown + one event-loop turn, opened as
+``app/launch.py`` opens it (this tree: the integrity check deferred to a background thread,
+which the later rows wait for; the assist panels built in later event-loop turns). "open until
+built" runs the event loop until the window has built everything; "open longest stall" is the
+longest time the event loop did not run during that (a 5 ms timer's largest gap, from the
+start of opening to 300 ms after the build ended): what the user feels as a freeze. "import"
+is the import of the GUI modules at application start (before any window), with ``.pyc`` files
+(``--pyc``: each side's modules compiled once beforehand, as in an installed app) or compiled
+from source (a checkout run with PYTHONDONTWRITEBYTECODE=1). The class filter rows are the
+first choice of a class (its image list read from the store) and of "No shapes", then switches.
 
-    .venv/bin/python bench/scale.py [--images 100000] [--shapes 1000000] [--repeat 15]
+    .venv/bin/python bench/scale.py [--images 100000] [--shapes 1000000] [--repeat 15] [--pyc]
         [--baseline-rev 620f868 | --baseline-tree PATH]
 """
 
@@ -71,19 +79,75 @@ def _timed(action: Callable[[], Any], settle: Callable[[], None]) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+STALL_PROBE_MS = 5
+"""The interval of the timer whose largest gap is the longest stall."""
+AFTER_BUILD_MS = 300
+"""How long the stall probe keeps running after the window says it is built (first paints)."""
+
+
+def import_gui() -> float:
+    """Import the GUI modules as app/launch.py does at start (``app.launch.preload_gui`` where
+    this tree has it); milliseconds."""
+    start = time.perf_counter()
+    import app.launch
+
+    preload = getattr(app.launch, "preload_gui", None)
+    if preload is not None:
+        preload()
+    else:  # a tree from before the preload: the window imports the rest on open
+        import app.main_window
+    return (time.perf_counter() - start) * 1000.0
+
+
+def open_probed(open_window: Callable[[], Any]) -> tuple[float, float, float, Any]:
+    """Run ``open_window`` inside the event loop with a :data:`STALL_PROBE_MS` timer ticking;
+    returns (ms until shown + one turn, ms until built, longest stall ms, the window)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    ticks: list[float] = []
+    marks: dict[str, float] = {}
+    holder: dict[str, Any] = {}
+
+    def tick() -> None:
+        now = time.perf_counter()
+        ticks.append(now)
+        window = holder.get("window")
+        if window is None:
+            return
+        marks.setdefault("turn", now)  # the first turn after construct + show
+        if "built" not in marks and not getattr(window, "building", False):
+            marks["built"] = now
+            QTimer.singleShot(AFTER_BUILD_MS, loop.quit)
+
+    def start() -> None:
+        marks["start"] = time.perf_counter()
+        ticks.append(marks["start"])
+        holder["window"] = open_window()
+
+    probe = QTimer()
+    probe.setInterval(STALL_PROBE_MS)
+    probe.timeout.connect(tick)
+    probe.start()
+    QTimer.singleShot(0, start)
+    loop.exec()
+    probe.stop()
+    longest = max(b - a for a, b in zip(ticks, ticks[1:]))
+    ms = lambda key: (marks[key] - marks["start"]) * 1000.0  # noqa: E731
+    return ms("turn"), ms("built"), longest * 1000.0, holder["window"]
+
+
 def measure(project_path: Path, repeat: int) -> dict[str, list[float]]:
     """Milliseconds per operation (a list per operation) with the code on ``sys.path``."""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["scale-bench", "-platform", "offscreen"])
+    times: dict[str, list[float]] = {"import": [import_gui()]}
     from annotations.store import Project
     from app.main_window import MainWindow
 
     def settle() -> None:
         app.processEvents()
-
-    times: dict[str, list[float]] = {}
-    holder: dict[str, Any] = {}
 
     def open_project() -> Project:
         try:  # as app/launch.py opens it: the whole-file integrity check runs in the background
@@ -91,14 +155,14 @@ def measure(project_path: Path, repeat: int) -> dict[str, list[float]]:
         except TypeError:  # a tree from before the deferred check
             return Project.open(project_path)
 
-    def open_window() -> None:
+    def open_window() -> MainWindow:
         window = MainWindow(open_project(), owns_project=True)
         window.resize(1400, 900)
         window.show()
-        holder["window"] = window
+        return window
 
-    times["open"] = [_timed(open_window, settle)]
-    window = holder["window"]
+    shown, built, stall, window = open_probed(open_window)
+    times["open"], times["open_until_built"], times["open_longest_stall"] = [shown], [built], [stall]
     for _ in range(3):
         settle()
     integrity = getattr(window, "integrity", None)  # the background check (this tree): let it end first
@@ -116,6 +180,16 @@ def measure(project_path: Path, repeat: int) -> dict[str, list[float]]:
         filters.append(_timed(lambda: panel.set_status_filter("unfinished"), settle))
         filters.append(_timed(lambda: panel.set_status_filter("all"), settle))
     times["filter"] = filters
+    category = window.session.categories[0].id
+    times["class_filter_first"] = [_timed(lambda: panel.set_class_filter(category), settle)]
+    panel.set_class_filter(None)
+    settle()
+    times["no_shapes_first"] = [_timed(lambda: panel.set_class_filter(-1), settle)]
+    switches: list[float] = []
+    for _ in range(max(1, repeat // 5)):
+        switches.append(_timed(lambda: panel.set_class_filter(category), settle))
+        switches.append(_timed(lambda: panel.set_class_filter(None), settle))
+    times["class_filter"] = switches
     times["reload"] = [_timed(window.refresh, settle) for _ in range(max(3, repeat // 3))]
 
     features = window.assist
@@ -140,6 +214,12 @@ def measure(project_path: Path, repeat: int) -> dict[str, list[float]]:
 # ---------------------------------------------------------------------------------- parent side
 def _run_side(tree: Path, project: Path, args: argparse.Namespace) -> dict[str, list[float]]:
     env = dict(os.environ, PYTHONPATH=str(tree), QT_QPA_PLATFORM="offscreen")
+    if args.pyc:  # compile the side's modules once, into its own cache folder, as an install would
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(project.parent / f"pyc-{project.stem}")
+        warm = ("import app.main_window, importlib, app.assist as a; "
+                "[importlib.import_module(f'app.assist.{m}') for m in getattr(a, 'MODULES', ())]")
+        subprocess.run([sys.executable, "-c", warm], cwd=tree, env=env, capture_output=True, check=True)
     command = [sys.executable, str(Path(__file__).resolve()), "--measure", "--project", str(project),
                "--images", str(args.images), "--shapes", str(args.shapes), "--repeat", str(args.repeat)]
     done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
@@ -173,6 +253,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--baseline-rev", default="620f868")
     parser.add_argument("--baseline-tree", default="")
+    parser.add_argument("--pyc", action="store_true", help="import from .pyc files (as installed), not from source")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--project", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,10 +268,14 @@ def main() -> int:
         baseline = _baseline_tree(args, scratch)
         old = _run_side(baseline, scratch / "old.segproj", args)
         new = _run_side(ROOT, scratch / "new.segproj", args)
+    modules = "from .pyc files" if args.pyc else (
+        "compiled from source" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "with the .pyc files found")
     print(f"{args.images:,} images, {args.shapes:,} shapes; milliseconds (median, worst); "
-          f"baseline {args.baseline_tree or args.baseline_rev} vs this tree")
+          f"baseline {args.baseline_tree or args.baseline_rev} vs this tree; modules imported {modules}; "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
     print(f"{'operation':<22} {'old med':>10} {'old max':>10} {'new med':>10} {'new max':>10} {'speed-up':>9}")
-    for name in ("open", "next_image", "filter", "reload", "training_timer_tick", "accept"):
+    for name in ("import", "open", "open_until_built", "open_longest_stall", "next_image", "filter",
+                 "class_filter_first", "no_shapes_first", "class_filter", "reload", "training_timer_tick", "accept"):
         print(_row(name, new.get(name, []), old.get(name, [])))
     return 0
 

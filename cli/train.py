@@ -31,8 +31,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--iterations-per-epoch", type=int, default=0, help="0: one pass (at least the recipe's minimum)")
     parser.add_argument("--lr", type=float, default=0.0, help="learning rate (0: the architecture's default)")
     parser.add_argument("--loss", choices=[k.value for k in LossKind], default="auto",
-                        help="semantic models' training loss (engine.loss_choice.LossKind); auto: cross-entropy, or "
-                             "cross-entropy + Dice when class pixel counts differ 10x or more (the result says why)")
+                        help="training loss of semantic models and of the instance U-Net's maps "
+                             "(engine.loss_choice.LossKind); auto: cross-entropy, or median-frequency weighted "
+                             "cross-entropy when class pixel counts differ 10x or more; the instance U-Net keeps its "
+                             "own weights under auto (the result says what was used and why)")
     parser.add_argument("--weights", type=Path, default=None,
                         help="start from this weight file (loaded with weights_only=True) instead of torchvision's cache")
     parser.add_argument("--no-reprelabel", action="store_true", help="do not re-predict unfinished images after promotion")

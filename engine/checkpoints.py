@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from engine.errors import ModelWeightsError
-from engine.models.registry import BuiltModel, class_dependent_keys, rebuild
+from engine.models.registry import BuiltModel, build_options, class_dependent_keys, infer_build_options, rebuild
 from engine.models.weights import LoadReport, load_matching
 
 FORMAT = "segstudio-model/1"
@@ -65,6 +65,7 @@ def save_model(built: BuiltModel, class_ids: Sequence[int], path: Path) -> None:
             "class_ids": [int(c) for c in class_ids],
             "class_labels": list(built.class_labels),
             "adapted": bool(built.adapted),
+            "build_options": build_options(built.module),
             "state_dict": state,
         },
         path,
@@ -78,6 +79,7 @@ class ModelFile:
     class_labels: tuple[str, ...]
     adapted: bool
     state_dict: dict[str, Any]
+    build_options: dict[str, int]
 
 
 def read_model(path: Path) -> ModelFile:
@@ -90,16 +92,20 @@ def read_model(path: Path) -> ModelFile:
         raise ModelWeightsError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelWeightsError(f"{path}: not a SegStudio model file (format {FORMAT})")
+    architecture, state_dict = str(data["architecture"]), dict(data["state_dict"])
+    saved_options = data.get("build_options")
+    options = ({str(k): int(v) for k, v in saved_options.items()} if isinstance(saved_options, dict)
+               else infer_build_options(architecture, state_dict))
     return ModelFile(
-        str(data["architecture"]), tuple(int(c) for c in data["class_ids"]),
-        tuple(str(c) for c in data["class_labels"]), bool(data["adapted"]), dict(data["state_dict"]),
+        architecture, tuple(int(c) for c in data["class_ids"]),
+        tuple(str(c) for c in data["class_labels"]), bool(data["adapted"]), state_dict, options,
     )
 
 
 def load_model(path: Path) -> tuple[BuiltModel, tuple[int, ...]]:
     """Rebuild the model saved in ``path``; returns it and its class (category) ids."""
     saved = read_model(path)
-    built = rebuild(saved.architecture, saved.class_labels, adapted=saved.adapted)
+    built = rebuild(saved.architecture, saved.class_labels, adapted=saved.adapted, options=saved.build_options)
     report = load_matching(built.module, saved.state_dict, source=f"version:{path}", require_fraction=0.99)
     built.report = report
     return built, saved.class_ids

@@ -19,13 +19,16 @@ mean, of the Dice sums and (in :mod:`engine.loss_choice`) of the class frequenci
 - CE + Dice: ``CE + dice_weight * Dice``.
 
 The kinds, weights and the automatic choice live in :mod:`engine.loss_choice` (torch-free) and
-are re-exported here.
+are re-exported here. The instance U-Net's softmax maps (background, class interiors, boundary)
+take the same losses, built from the pixel frequencies of its dense training targets
+(:func:`instance_map_criterion`); its ``auto`` keeps the model's own weights (measured, see
+:data:`INSTANCE_AUTO_REASON`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -50,11 +53,22 @@ from engine.loss_choice import (
 )
 
 __all__ = [
-    "DEFAULT_CLIP", "IGNORE_INDEX", "ClassFrequencies", "ClassWeighting", "LossConfig", "LossKind", "SemanticLoss",
-    "SemanticCriterion", "binary_map_loss", "binary_map_weights", "choose_loss", "class_weights", "count_class_pixels",
-    "cross_entropy", "inverse_sqrt_weights", "median_frequency_weights", "semantic_loss_for", "soft_dice_loss",
-    "soft_dice_loss_from_logits", "semantic_loss_for_items", "training_criterion", "two_map_weights",
+    "DEFAULT_CLIP", "IGNORE_INDEX", "ClassFrequencies", "ClassWeighting", "LossConfig", "LossKind", "PixelCriterionModel",
+    "SemanticCriterion", "SemanticLoss", "binary_map_loss", "binary_map_weights", "choose_loss", "class_weights",
+    "count_class_pixels", "cross_entropy", "instance_map_criterion", "instance_map_names", "inverse_sqrt_weights",
+    "median_frequency_weights", "semantic_loss_for", "semantic_loss_for_items", "soft_dice_loss",
+    "soft_dice_loss_from_logits", "training_criterion", "two_map_weights",
 ]
+
+
+INSTANCE_AUTO_BOUNDARY_WEIGHT = 2.0  # the instance U-Net's own boundary weight (its ``boundary_weight`` default)
+INSTANCE_AUTO_REASON = ("auto: kept, not the semantic rule's weighted cross-entropy: on 20 finished nuclei images "
+                        "median-frequency weights (background 0.16, interior 1, boundary 2.3) lowered held-out AP50 "
+                        "from 0.62 to 0.40 (bench/RESULTS.md)")
+"""Why ``auto`` keeps the instance U-Net's own loss. The semantic rule (weighted cross-entropy at >= 10x
+imbalance) would pick weighted CE on nuclei maps (background 82 %, boundary 5.5 %: 15x); measured with
+bench/retrain_curve.py --dataset nuclei --curve 20 --images 40 --epochs 3 --iterations-per-epoch 170, seed 0 (one
+run each): AP50 0.619 / mask AP 0.367 with the own loss, 0.403 / 0.146 with ``--loss weighted-ce``."""
 
 
 class SemanticCriterion(Protocol):
@@ -209,15 +223,66 @@ def semantic_loss_for_items(requested: LossKind | str, items: Sequence[SnapshotI
     return semantic_loss_for(requested, [semantic_target(item, class_index) for item in items], class_names)
 
 
+@runtime_checkable
+class PixelCriterionModel(Protocol):
+    """An instance model that trains one softmax over per-pixel maps (e.g. the instance U-Net's
+    ``[background, class 1 .. K, boundary]``) and takes its pixel loss from the engine:
+    ``pixel_criterion`` None keeps the model's own loss."""
+
+    pixel_criterion: SemanticCriterion | None
+
+
+def instance_map_names(class_names: Sequence[str]) -> list[str]:
+    """Names of the instance maps by channel: background, one interior per class, boundary
+    (``class_names``: background first, as the model's class labels)."""
+    interiors = [f"{name.strip('_')} interior" for name in class_names[1:]]
+    return ["background", *interiors, "boundary"]
+
+
+def _shares_text(frequencies: ClassFrequencies, names: Sequence[str]) -> str:
+    return ", ".join(f"{name} {100 * share:.2g}%" for name, share in zip(names, frequencies.shares(), strict=True))
+
+
+def instance_map_criterion(requested: LossKind | str, label_maps: Sequence[np.ndarray],
+                           class_names: Sequence[str]) -> tuple[SemanticLoss | None, str]:
+    """(criterion for the instance maps, what was used and why) of an instance model trained on
+    the (H, W) dense targets ``label_maps`` (0 background, 1..K interiors, K + 1 boundary; 255
+    ignored) with ``class_names`` (background first, K + 1 names).
+
+    An explicit ``weighted-ce``, ``dice`` or ``ce+dice`` is built from the maps' pixel frequencies
+    (median-frequency weights, clipped like the semantic ones); ``ce`` is the unweighted
+    cross-entropy. ``auto`` keeps the model's own loss (criterion None: cross-entropy with the
+    boundary weighted :data:`INSTANCE_AUTO_BOUNDARY_WEIGHT`): see :data:`INSTANCE_AUTO_REASON`."""
+    kind = LossKind.parse(requested)
+    names = instance_map_names(class_names)
+    frequencies = count_class_pixels(label_maps, len(names))
+    shares = _shares_text(frequencies, names)
+    if kind is LossKind.AUTO:
+        return None, (f"instance maps: the model's own cross-entropy, boundary weighted "
+                      f"{INSTANCE_AUTO_BOUNDARY_WEIGHT:g}, others 1 ({INSTANCE_AUTO_REASON}; pixel shares: {shares})")
+    config = choose_loss(kind, frequencies, names)
+    criterion = SemanticLoss(config, len(names))
+    text = kind.value
+    if kind is LossKind.WEIGHTED_CE:
+        text += f" [{config.weighting.value}: " + ", ".join(
+            f"{name} {w:.3g}" for name, w in zip(names, config.class_weights, strict=True)) + "]"
+    return criterion, f"instance maps: {text} ({config.reason}; pixel shares: {shares})"
+
+
 def training_criterion(requested: LossKind | str, is_detection: bool, items: Sequence[SnapshotImage],
-                       class_index: dict[int, int], class_names: Sequence[str]) -> tuple[SemanticLoss | None, str]:
+                       class_index: dict[int, int], class_names: Sequence[str], *,
+                       dense_label_maps: Sequence[np.ndarray] | None = None) -> tuple[SemanticLoss | None, str]:
     """(criterion, what was used and why) for a training job. Detectors train with their own
-    losses (criterion None); asking them for a specific loss is an :class:`EngineInputError`."""
+    losses (criterion None); asking them for a specific loss is an :class:`EngineInputError`.
+    Instance models that train on dense maps (``dense_label_maps``: their (H, W) targets of the
+    training images, see :class:`PixelCriterionModel`) get :func:`instance_map_criterion`."""
     kind = LossKind.parse(requested)
     if is_detection:
+        if dense_label_maps is not None:
+            return instance_map_criterion(kind, dense_label_maps, class_names)
         if kind is not LossKind.AUTO:
-            raise EngineInputError(f"loss {kind.value!r} applies to semantic (stuff) models; detection and instance "
-                                   "models train with their own losses (use --loss auto)")
+            raise EngineInputError(f"loss {kind.value!r} applies to semantic (stuff) models and the instance U-Net's "
+                                   "maps; detection models train with their own losses (use --loss auto)")
         return None, "the model's own detection losses"
     criterion = semantic_loss_for_items(kind, items, class_index, class_names)
     return criterion, criterion.config.describe()

@@ -134,6 +134,13 @@ class TrainingData:
         self._prepared[item.image.id] = prepared
         return prepared
 
+    def dense_label_maps(self) -> list[np.ndarray] | None:
+        """The (H, W) label maps of a :class:`DenseTargetModel`'s training images (computed once
+        and kept for training), or None for other models: what its loss weights are counted on."""
+        if self.dense is None:
+            return None
+        return [cast(np.ndarray, self._prepare(item)[1]) for item in self.items]
+
     def _dense_target(self, target: DetectionTarget, size_hw: tuple[int, ...]) -> np.ndarray:
         """The (H, W) label map of a :class:`DenseTargetModel` (uint8 while the classes fit)."""
         assert self.dense is not None and target.masks is not None  # dense models train on masks

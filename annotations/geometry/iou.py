@@ -17,7 +17,15 @@ from annotations.geometry.shapes import Box, Geometry, Mask, Polygon
 
 
 def box_iou(a: Box, b: Box) -> float:
-    """IoU of two xyxy boxes (no +1, as pycocotools). Two empty boxes give 0."""
+    """IoU of two xyxy boxes (no +1, as pycocotools). Two empty boxes give 0.
+
+    >>> box_iou(Box(0, 0, 10, 10), Box(5, 0, 15, 10))  # half overlap: 50 / 150
+    0.3333333333333333
+    >>> box_iou(Box(0, 0, 10, 10), Box(10, 0, 20, 10))  # touching edges share no area
+    0.0
+    >>> box_iou(Box(3, 3, 3, 3), Box(3, 3, 3, 3))  # empty boxes, even identical ones
+    0.0
+    """
     iw = min(a.x2, b.x2) - max(a.x1, b.x1)
     ih = min(a.y2, b.y2) - max(a.y1, b.y1)
     if iw <= 0 or ih <= 0:

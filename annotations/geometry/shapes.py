@@ -49,7 +49,15 @@ class Box:
 
     @classmethod
     def from_corners(cls, xa: float, ya: float, xb: float, yb: float) -> Box:
-        """Build from two opposite corners in any order (as drawn by a mouse drag)."""
+        """Build from two opposite corners in any order (as drawn by a mouse drag).
+
+        >>> Box.from_corners(10, 2, 4, 8).xyxy
+        (4, 2, 10, 8)
+        >>> Box(4, 8, 10, 2)
+        Traceback (most recent call last):
+        ...
+        annotations.errors.GeometryError: box corners are not ordered (x1 <= x2, y1 <= y2): (4, 8, 10, 2)
+        """
         return cls(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
 
     @property
@@ -97,7 +105,15 @@ def _as_ring(points: np.ndarray | list[Any] | tuple[Any, ...]) -> np.ndarray:
 
 
 def ring_area(ring_xy: np.ndarray) -> float:
-    """Unsigned shoelace area of an open ring of shape (N, 2), in square pixels."""
+    """Unsigned shoelace area of an open ring of shape (N, 2), in square pixels.
+
+    >>> ring_area(np.array([[0, 0], [4, 0], [4, 3], [0, 3]]))  # either orientation
+    12.0
+    >>> ring_area(np.array([[0, 0], [0, 3], [4, 3], [4, 0]]))
+    12.0
+    >>> ring_area(np.array([[0, 0], [2, 2], [4, 4]]))  # collinear: no area
+    0.0
+    """
     x = ring_xy[:, 0]
     y = ring_xy[:, 1]
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2.0)

@@ -42,7 +42,15 @@ from annotations.model.entities import (
 )
 from annotations.store.geometry_blob import KIND_NAMES, decode_geometries, decode_geometry, encode_geometry
 from annotations.store.integrity import REPAIR_HINT, check_integrity, fault_error
-from annotations.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_LATEST, SCHEMA_VERSION, TABLES, run_script
+from annotations.store.schema import (
+    ADDED_INDEXES,
+    APPLICATION_ID,
+    MIGRATIONS,
+    SCHEMA_LATEST,
+    SCHEMA_VERSION,
+    TABLES,
+    run_script,
+)
 
 PROJECT_SUFFIX = ".segproj"
 BUSY_TIMEOUT_MS = 10_000
@@ -77,6 +85,13 @@ def _fast_annotation(row: tuple[Any, ...], geometry: Any) -> Annotation:
         role=AnnotationRole.OBJECT if row[12] is None else AnnotationRole(row[12]),
     )
     return annotation
+
+
+def _id_array(row: tuple[Any, ...] | None) -> np.ndarray:
+    """The ``int64`` array of a ``group_concat`` of ids (empty for NULL: no rows)."""
+    if not row or row[0] is None:
+        return np.zeros(0, np.int64)
+    return np.fromstring(str(row[0]), dtype=np.int64, sep=",")  # the fast text parser (text mode)
 
 
 def _category_value(a: Annotation) -> int | None:
@@ -298,6 +313,7 @@ class Project:
                 cls._configure_writer(db)
                 if version < SCHEMA_VERSION:
                     project._migrate(version)
+                project._add_missing_indexes()
             db.execute("SELECT count(*) FROM images").fetchone()
             db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
@@ -371,6 +387,16 @@ class Project:
                     self._db.execute(f"PRAGMA user_version = {version}")
         finally:
             self._db.execute("PRAGMA foreign_keys = ON")
+
+    def _add_missing_indexes(self) -> None:
+        """Create the indexes of :data:`ADDED_INDEXES` this file lacks (once per file: ~1 s per
+        1,000,000 shapes; nothing is written when they are there)."""
+        present = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        missing = [ddl for name, ddl in ADDED_INDEXES.items() if name not in present]
+        if missing:
+            with self._write():
+                for ddl in missing:
+                    run_script(self._db, ddl)
 
     def close(self) -> None:
         """Close the file (every edit is already committed). A read-only open removes the empty
@@ -556,6 +582,22 @@ class Project:
         for image_id, category_id in self._db.execute("SELECT DISTINCT image_id, category_id FROM annotations"):
             classes.setdefault(image_id, set()).add(category_id)
         return classes
+
+    def image_ids_with_category(self, category_id: int) -> np.ndarray:
+        """Ids (``int64``, ascending, unique) of the images with at least one annotation of
+        ``category_id``: one range scan of the (class, image) index, read as one text built
+        inside SQLite (no row, no geometry, no Python object per image: 100,000 images in tens
+        of milliseconds)."""
+        return _id_array(self._db.execute(
+            "SELECT group_concat(image_id) FROM (SELECT DISTINCT image_id FROM annotations WHERE category_id=? "
+            "ORDER BY image_id)", (category_id,)).fetchone())
+
+    def image_ids_without_annotations(self) -> np.ndarray:
+        """Ids (``int64``, ascending) of the images with no annotation at all (ignore regions
+        count as annotations): one indexed probe per image, read as one text."""
+        return _id_array(self._db.execute(
+            "SELECT group_concat(id) FROM (SELECT id FROM images WHERE NOT EXISTS "
+            "(SELECT 1 FROM annotations WHERE annotations.image_id = images.id) ORDER BY id)").fetchone())
 
     def prediction_ids_of_category(self, category_id: int) -> list[int]:
         """Ids of every prediction (any state) of a category."""

@@ -171,7 +171,17 @@ CREATE INDEX prelabelled_images_image ON prelabelled_images(image_id);
 SCHEMA_V4 = SCHEMA_V3 + PRELABELLED_DDL
 PRELABELLED_SETTING = "setting:prelabelled_images"
 """Where schema 3 kept the log: a meta row, JSON ``{"<model version id>": [image id, ...]}``."""
-SCHEMA_LATEST = SCHEMA_V4
+# Which images have a shape of a class, from an index alone (the images panel's class filter: one
+# range scan, no table row read; Project.image_ids_with_category). An index is no change of the
+# file format, so no new schema version (an older SegStudio opens the file as before): a file
+# made before it gets it when opened for writing (Project.open, ADDED_INDEXES).
+CATEGORY_IMAGE_INDEX = "annotations_category_image"
+CATEGORY_IMAGE_DDL = f"""
+CREATE INDEX IF NOT EXISTS {CATEGORY_IMAGE_INDEX} ON annotations(category_id, image_id);
+"""
+ADDED_INDEXES = {CATEGORY_IMAGE_INDEX: CATEGORY_IMAGE_DDL}
+"""Indexes added after schema 4 (name -> DDL): created on a writable open where missing."""
+SCHEMA_LATEST = SCHEMA_V4 + CATEGORY_IMAGE_DDL
 """The DDL of a new project file (schema :data:`SCHEMA_VERSION`)."""
 
 

@@ -1,16 +1,20 @@
 """Model-assisted labeling in the GUI: the engine bridge and jobs panel, the pre-label layer and
 predictions panel, the interactive mask tool, the training panel and the review dashboard.
 
-``install(window)`` is called once at the end of ``MainWindow.__init__``. It registers the
-panels ``jobs``, ``training``, ``review`` and ``predictions``, the ``interactive_mask`` tool and
-the Model menu, and returns the :class:`AssistFeatures` (the window keeps them as ``window.assist``).
-The engine worker is started on first use, never at start-up.
+``install(window)`` registers the panels ``jobs``, ``training``, ``review`` and
+``predictions``, the ``interactive_mask`` tool and the Model menu, and returns the
+:class:`AssistFeatures` (the window keeps them as ``window.assist``). ``install_steps`` does the
+same in a few steps, each short (< 100 ms at a big project), so the main window can run them in
+separate event-loop turns after it is on screen. ``preload()`` imports the modules they need
+(call it at application start: first imports cost ~100-400 ms). The engine worker is started on
+first use, never at start-up.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -105,10 +109,37 @@ def prepare_panel(features: AssistFeatures | None, name: str, wait: bool = False
         features.training_panel.refresh_versions()
 
 
+MODULES = ("bridge", "context", "jobs_panel", "mask_tool", "predictions_panel", "prelabel_layer", "review_panel",
+           "segmenter", "training_panel")
+"""The submodules ``install`` imports (``preload`` imports them ahead)."""
+
+
+def preload() -> None:
+    """Import every module ``install`` needs (Qt-only, no torch), so that opening a project
+    does not pay for first imports: call it once at application start."""
+    for name in MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+
+
 def install(window: AssistHost, client_factory: Callable[[], ClientLike] | None = None) -> AssistFeatures:
     """Attach the assist panels, tool and menu to ``window`` (the main window, which keeps the
     result as ``window.assist``). ``client_factory`` builds the engine client (default:
     ``engine.client.EngineClient(max_restarts=3)``)."""
+    steps = install_steps(window, client_factory)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            features: AssistFeatures = done.value
+            return features
+
+
+def install_steps(
+    window: AssistHost, client_factory: Callable[[], ClientLike] | None = None
+) -> Generator[None, None, AssistFeatures]:
+    """:func:`install` as a generator: each ``next()`` does one short step (engine bridge and
+    pre-label layer; the pre-labels panel; the training panel; the review and jobs panels; their
+    docks; the tool and Model menu); the generator's return value is the :class:`AssistFeatures`."""
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtGui import QAction, QKeySequence
 
@@ -128,15 +159,19 @@ def install(window: AssistHost, client_factory: Callable[[], ClientLike] | None 
     layer = PredictionLayer(context, parent=qt_window)
     keys = PredictionKeys(layer, qt_window)
     segmenter = InteractiveSegmenter(context, parent=qt_window)
+    yield
     predictions_panel = PredictionsPanel(context, layer)
-    jobs_panel = JobsPanel(bridge)
-    training_panel = TrainingPanel(context)
-    review_panel = ReviewPanel(context)
-
     docks = {"predictions": _add_panel(window, "predictions", predictions_panel, tab_with="annotations")}
+    yield
+    training_panel = TrainingPanel(context)
+    yield
+    review_panel = ReviewPanel(context)
+    jobs_panel = JobsPanel(bridge)
+    yield
     for name, widget in (("training", training_panel), ("review", review_panel), ("jobs", jobs_panel)):
         docks[name] = _add_panel(window, name, widget, bottom=True, tab_with="training")
     _arrange_bottom(window, [docks["training"], docks["review"], docks["jobs"]])
+    yield
 
     def reveal_jobs(job_id: str) -> None:
         """A pre-label or training job starts while the bottom panels are closed: show Jobs."""

@@ -387,7 +387,11 @@ class PredictionKeys(QObject):
     """Enter accepts and Delete rejects the selected proposal, Escape deselects — only while a
     proposal is selected and the focus is in the main window outside a text field, so the
     workspace keeps those keys otherwise (an app-wide filter, because QShortcuts with the same
-    keys in the workspace would be ambiguous)."""
+    keys in the workspace would be ambiguous).
+
+    The filter is installed only while a proposal is selected (``filtering``): an app-wide
+    filter sees every event of the process (~4,300 while a window opens), and without a
+    selection it has nothing to do."""
 
     _TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
@@ -395,9 +399,22 @@ class PredictionKeys(QObject):
         super().__init__(layer)
         self.layer = layer
         self.window = window
+        self.filtering = False
+        self._detached = False
+        layer.selectionChanged.connect(self._on_selection)
+        self._on_selection(layer.selected_id)
+
+    def _on_selection(self, prediction_id: object) -> None:
+        """Install the app-wide filter when a proposal becomes selected, remove it when none is."""
+        wanted = prediction_id is not None and not self._detached
         app = QApplication.instance()
-        if app is not None:
+        if wanted == self.filtering or app is None:
+            return
+        if wanted:
             app.installEventFilter(self)
+        else:
+            app.removeEventFilter(self)
+        self.filtering = wanted
 
     def _applies(self, event: QEvent) -> bool:
         if self.layer.selected_id is None:
@@ -431,9 +448,9 @@ class PredictionKeys(QObject):
         return True
 
     def detach(self) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
+        """Remove the filter for good (the window is closing)."""
+        self._detached = True
+        self._on_selection(None)
 
 
 class PredictionClickWatcher(QObject):

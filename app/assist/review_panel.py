@@ -18,7 +18,6 @@ import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -43,16 +42,31 @@ from annotations.metrics.report import ReviewReport
 from annotations.store import Project
 from app.assist.charts import HeatmapChart, LineChart, Series
 from app.assist.context import AssistContext
+from app.assist.review_json import (
+    CLASS_COUNT_KEYS,
+    CLASS_METRIC_KEYS,
+    PIXEL_METRIC_KEYS,
+    ClassRowJson,
+    ImageRowJson,
+    PrCurvesJson,
+    ReviewJson,
+    SaliencyJson,
+    SaliencyKey,
+    SemanticJson,
+    review_json,
+)
 from app.assist.review_overlay import Mark, ReviewKind, ReviewOverlay, finite, image_sides, read_coco_shapes, review_marks
 from app.table_cells import filled_cell
 
 log = logging.getLogger(__name__)
 
-SALIENCY_COLUMNS = (("S-measure", "s_measure"), ("E-measure", "e_measure"), ("wFβ", "weighted_fbeta"),
-                    ("Fβ", "fbeta"), ("MAE", "mae"), ("Precision", "precision"), ("Recall", "recall"))
-SALIENCY_SUMMARY = (("S-measure", "s_measure"), ("E-measure", "e_measure"), ("weighted Fβ", "weighted_fbeta"),
-                    ("Fβ", "fbeta"), ("max Fβ", "fbeta_max"), ("mean Fβ", "fbeta_mean"), ("adaptive Fβ", "fbeta_adaptive"),
-                    ("MAE", "mae"), ("precision", "precision"), ("recall", "recall"))
+SALIENCY_COLUMNS: tuple[tuple[str, SaliencyKey], ...] = (
+    ("S-measure", "s_measure"), ("E-measure", "e_measure"), ("wFβ", "weighted_fbeta"),
+    ("Fβ", "fbeta"), ("MAE", "mae"), ("Precision", "precision"), ("Recall", "recall"))
+SALIENCY_SUMMARY: tuple[tuple[str, SaliencyKey], ...] = (
+    ("S-measure", "s_measure"), ("E-measure", "e_measure"), ("weighted Fβ", "weighted_fbeta"),
+    ("Fβ", "fbeta"), ("max Fβ", "fbeta_max"), ("mean Fβ", "fbeta_mean"), ("adaptive Fβ", "fbeta_adaptive"),
+    ("MAE", "mae"), ("precision", "precision"), ("recall", "recall"))
 
 KIND_LABELS = {
     ReviewKind.MODEL_VS_FINAL: "Model vs final annotations",
@@ -121,7 +135,7 @@ class ReviewPanel(QWidget):
         super().__init__(parent)
         self.context = context
         self.report: ReviewReport | None = None
-        self.report_json: dict[str, Any] | None = None  # the report's documented JSON (annotations.metrics.report)
+        self.report_json: ReviewJson | None = None  # the report's documented JSON (annotations.metrics.report_json)
         self.request: ReviewRequest | None = None
         self.error_text = ""
         self._thread: threading.Thread | None = None
@@ -339,7 +353,7 @@ class ReviewPanel(QWidget):
         """Fill the tables and charts from a review report."""
         self.report = report
         self.request = request or self.request
-        data = report.to_json()
+        data = review_json(report)
         self.report_json = data
         self.export_button.setEnabled(True)
         from annotations.metrics.saliency_review import detection_measures_apply
@@ -398,7 +412,7 @@ class ReviewPanel(QWidget):
         """Titles of the visible table and chart tabs (tests and screenshots)."""
         return [tabs.tabText(i) for tabs in (self.tables, self.charts) for i in range(tabs.count()) if tabs.isTabVisible(i)]
 
-    def _fill_summary(self, data: dict[str, Any], detection: bool = True) -> None:
+    def _fill_summary(self, data: ReviewJson, detection: bool = True) -> None:
         s = data.get("summary") or {}
         coco = data.get("coco") or {}
         parts = [
@@ -432,7 +446,7 @@ class ReviewPanel(QWidget):
                 r=outcomes.get("rejected", 0), missed=missed, rate=_fmt(outcomes.get("acceptance_rate")))
         self.summary_label.setText(text)
 
-    def _fill_images(self, rows: list[dict[str, Any]]) -> None:
+    def _fill_images(self, rows: list[ImageRowJson]) -> None:
         self.images_table.setRowCount(len(rows))
         for r, row in enumerate(rows):  # already worst first
             values = [
@@ -446,16 +460,16 @@ class ReviewPanel(QWidget):
             for c, item in enumerate(values):
                 self.images_table.setItem(r, c, item)
 
-    def _fill_classes(self, rows: list[dict[str, Any]]) -> None:
+    def _fill_classes(self, rows: list[ClassRowJson]) -> None:
         self.class_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             values = [_item(str(row.get("name", row.get("category_id"))), False, row.get("category_id"))]
-            values += [_item(str(row.get(k, 0))) for k in ("gt", "pred", "tp", "fp", "fn")]
-            values += [_item(_fmt(row.get(k))) for k in ("precision", "recall", "ap")]
+            values += [_item(str(row.get(k, 0))) for k in CLASS_COUNT_KEYS]
+            values += [_item(_fmt(row.get(k))) for k in CLASS_METRIC_KEYS]
             for c, item in enumerate(values):
                 self.class_table.setItem(r, c, item)
 
-    def _fill_saliency(self, saliency: dict[str, Any] | None) -> None:
+    def _fill_saliency(self, saliency: SaliencyJson | None) -> None:
         rows = (saliency or {}).get("per_image") or []
         self.saliency_table.setRowCount(len(rows))
         for r, row in enumerate(rows):  # lowest S-measure first
@@ -471,12 +485,12 @@ class ReviewPanel(QWidget):
                                             ("weighted F-beta", "weighted_fbeta", "#8e44ad"), ("MAE", "mae", "#c0392b"))]
         self.saliency_chart.set_series(series if rows else [])
 
-    def _fill_pixels(self, semantic: dict[str, Any] | None) -> None:
+    def _fill_pixels(self, semantic: SemanticJson | None) -> None:
         rows = [c for c in (semantic or {}).get("per_class") or [] if c.get("gt_pixels") or c.get("pred_pixels")]
         self.pixel_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             values = [_item(str(row.get("class", "")), False)]
-            values += [_item(_fmt(row.get(k))) for k in ("iou", "dice", "accuracy", "precision")]
+            values += [_item(_fmt(row.get(k))) for k in PIXEL_METRIC_KEYS]
             for c, item in enumerate(values):
                 self.pixel_table.setItem(r, c, item)
         confusion = (semantic or {}).get("confusion") or {}
@@ -488,7 +502,7 @@ class ReviewPanel(QWidget):
         if item is not None:
             self.open_image(int(item.data(Qt.ItemDataRole.UserRole)))
 
-    def _fill_pr(self, pr: dict[str, Any]) -> None:
+    def _fill_pr(self, pr: PrCurvesJson) -> None:
         recall = pr.get("recall") or []
         series = []
         for curve in pr.get("curves") or []:

@@ -29,7 +29,7 @@ from engine.errors import EngineInputError
 from engine.evaluation import epoch_rank, evaluate, primary_metric, promotion_decision
 from engine.inference import resolve_device
 from engine.jobs.context import IsCancelled, ProgressFn, check_cancelled, never_cancelled, no_progress
-from engine.losses import training_criterion
+from engine.losses import PixelCriterionModel, training_criterion
 from engine.models.registry import BuiltModel, build_model, class_labels, default_architecture, get_spec, rebuild
 from engine.protocol import Prelabel, Train, TrainResult
 from engine.training import (
@@ -85,7 +85,7 @@ def _build(architecture: str, names: list[str], class_ids: tuple[int, ...], pare
                 "(--model VERSION_ID)"
             )
         saved = checkpoints.read_model(parent_path)
-        built = rebuild(architecture, class_labels(names), adapted=saved.adapted)
+        built = rebuild(architecture, class_labels(names), adapted=saved.adapted, options=saved.build_options)
         built.report = checkpoints.warm_start(built, class_ids, parent_path)
         return built
     return build_model(architecture, names, weights_file=weights_file or None)
@@ -133,8 +133,12 @@ def run_train(request: Train, progress: ProgressFn = no_progress,
     per_epoch = iterations_per_epoch(len(data), request.batch_size, spec.recipe, request.iterations_per_epoch)
     total = per_epoch * request.epochs
     optimizer = make_optimizer(built, spec.recipe, request.learning_rate)
+    # engine.losses: the loss and why; instance models with dense targets (computed here once, as training would)
+    # get theirs from those maps' pixel frequencies and take it as their pixel_criterion.
     criterion, loss_used = training_criterion(request.loss, spec.output.is_detection, train_items, class_index,
-                                              built.class_labels)  # engine.losses: the loss and why
+                                              built.class_labels, dense_label_maps=data.dense_label_maps())
+    if isinstance(built.module, PixelCriterionModel):
+        built.module.pixel_criterion, criterion = criterion, None
     stepper = Stepper(built, optimizer, make_schedule(optimizer, spec.recipe.warmup_iterations, total), device,
                       criterion=criterion)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,6 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.unet import UNet
+
+if TYPE_CHECKING:
+    from engine.losses import SemanticCriterion
 
 IGNORE = 255
 COLOURFUL_SATURATION = 0.1
@@ -71,10 +75,17 @@ class InstanceUNet(nn.Module):
         weights = torch.ones(num_classes + 1)
         weights[-1] = boundary_weight
         self.register_buffer("class_weights", weights, persistent=False)
+        # The engine's pixel loss (engine.losses.instance_map_criterion, set by the train job); None: the
+        # cross-entropy weighted by class_weights above. Not saved with the weights.
+        self.pixel_criterion: SemanticCriterion | None = None
         # Saved with the weights: files from before the choice existed load as gray (the default).
         self.register_buffer("colour_input", torch.tensor(False))
 
     # ------------------------------------------------------------------------------ shared
+    def build_options(self) -> dict[str, int]:
+        """The constructor arguments that shape the weights (the U-Net's width)."""
+        return self.net.build_options()
+
     @property
     def colour(self) -> bool:
         """Whether the network sees colour (True) or the standardised gray level (False)."""
@@ -200,6 +211,8 @@ class InstanceUNet(nn.Module):
                 batch.append(crop)
                 labels.append(crop_label)
         logits: torch.Tensor = self.net(torch.stack(batch))
+        if self.pixel_criterion is not None:
+            return {"loss_pixels": self.pixel_criterion(logits.float(), torch.stack(labels))[0]}
         weights: torch.Tensor = self.class_weights  # type: ignore[assignment]  # a registered buffer
         loss = F.cross_entropy(logits.float(), torch.stack(labels), weight=weights, ignore_index=IGNORE)
         return {"loss_pixels": loss}

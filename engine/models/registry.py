@@ -11,10 +11,11 @@ a user-chosen file), from scratch otherwise. No code path touches the network: b
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -49,15 +50,24 @@ class TrainRecipe:
     vertical_flip: bool = False
 
 
+@runtime_checkable
+class HasBuildOptions(Protocol):
+    """A module whose weights' shapes depend on constructor arguments besides the class count
+    (a U-Net's width): it names them, so a saved model rebuilds with its own values."""
+
+    def build_options(self) -> dict[str, int]: ...
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One registry entry. ``build(num_classes)`` returns a randomly initialised module
-    (``num_classes`` includes the background)."""
+    """One registry entry. ``build(num_classes, **build_options)`` returns a randomly initialised
+    module (``num_classes`` includes the background; ``build_options`` as a saved module's
+    :meth:`HasBuildOptions.build_options` named them, else the registry's defaults)."""
 
     name: str
     title: str
     output: OutputKind
-    build: Callable[[int], nn.Module] = field(repr=False)
+    build: Callable[..., nn.Module] = field(repr=False)
     weights: str | None = None  # torchvision weight enum, "Enum.VALUE"
     backbone_weights: str | None = None
     backbone_prefixes: tuple[tuple[str, str], ...] = ()
@@ -334,10 +344,33 @@ def _file_labels(path: Path, spec: ModelSpec) -> list[str]:
     return []
 
 
-def rebuild(spec_name: str, class_labels_: Sequence[str], *, adapted: bool) -> BuiltModel:
-    """An empty module with the structure of a saved SegStudio model (for loading its weights)."""
+def build_options(module: nn.Module) -> dict[str, int]:
+    """The shape-defining constructor arguments of ``module`` ({} for fixed architectures)."""
+    return module.build_options() if isinstance(module, HasBuildOptions) else {}
+
+
+def infer_build_options(spec_name: str, state_dict: Mapping[str, torch.Tensor]) -> dict[str, int]:
+    """Build options of a model file written before files recorded them: a U-Net's width is the
+    output-channel count of its first convolution ({} when the file is not a U-Net's).
+
+    >>> infer_build_options("unet_instances", {"net.stem.0.weight": torch.zeros(8, 3, 3, 3)})
+    {'base_channels': 8}
+    >>> infer_build_options("fcn_resnet50", {"backbone.conv1.weight": torch.zeros(64, 3, 7, 7)})
+    {}
+    """
+    for key in ("stem.0.weight", "net.stem.0.weight"):
+        tensor = state_dict.get(key)
+        if spec_name in ("unet", "unet_tiny", "unet_instances") and tensor is not None and tensor.dim() == 4:
+            return {"base_channels": int(tensor.shape[0])}
+    return {}
+
+
+def rebuild(spec_name: str, class_labels_: Sequence[str], *, adapted: bool,
+            options: Mapping[str, int] | None = None) -> BuiltModel:
+    """An empty module with the structure of a saved SegStudio model (for loading its weights);
+    ``options``: the file's build options (:func:`build_options`), else the registry's."""
     spec = get_spec(spec_name)
-    module = spec.build(len(class_labels_))
+    module = spec.build(len(class_labels_), **dict(options or {}))
     sane_batch_norm(module)
     if spec.output.is_detection:
         keep_box_math_float32(module)

@@ -35,11 +35,16 @@ class UNet(nn.Module):
         if num_classes < 1 or base_channels < 1 or depth < 1:
             raise ValueError(f"bad U-Net shape: classes={num_classes} base={base_channels} depth={depth}")
         widths = [base_channels * 2**i for i in range(depth + 1)]
-        self.depth = depth
+        self.depth, self.base_channels = depth, base_channels
         self.stem = _DoubleConv(in_channels, widths[0])
         self.down = nn.ModuleList(_DoubleConv(widths[i], widths[i + 1]) for i in range(depth))
         self.up = nn.ModuleList(_DoubleConv(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth)))
         self.classifier = nn.Conv2d(widths[0], num_classes, 1)
+
+    def build_options(self) -> dict[str, int]:
+        """The constructor arguments that shape the weights (saved with them, so a model file
+        rebuilds at its own width even after the registry's default changes)."""
+        return {"base_channels": self.base_channels}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]

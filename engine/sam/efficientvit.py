@@ -109,9 +109,7 @@ class EfficientVitBackend:
         self.device = next(iter(network.parameters())).device
         with torch.no_grad():
             self._dense_pe = self.network.prompt_encoder.get_dense_pe()
-        self._kept_for: Embedding | None = None
-        self._kept_tokens: sam1_decoder.ImageTokens | None = None
-        self._kept_side: sam1_decoder.ImageSide | None = None
+        self._kept = sam1_decoder.KeptImage(cast(nn.Module, self.network.mask_decoder), self._dense_pe)
 
     @torch.no_grad()
     def embed(self, pixels: np.ndarray, size_hw: tuple[int, int]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -125,26 +123,6 @@ class EfficientVitBackend:
         tensor = F.pad(tensor, (0, self.input_side - width, 0, self.input_side - height), value=0.0)
         features = self.network.image_encoder(tensor[None].to(self.device))
         return features, ()
-
-    def _keep_for(self, embedding: Embedding) -> None:
-        """Forget what was kept for another image (one image's decoder inputs are kept)."""
-        if self._kept_for is not embedding:
-            self._kept_for, self._kept_tokens, self._kept_side = embedding, None, None
-
-    def _tokens(self, embedding: Embedding) -> sam1_decoder.ImageTokens:
-        """``embedding``'s tokens laid out for the decoder (kept for the last image used)."""
-        self._keep_for(embedding)
-        if self._kept_tokens is None:
-            self._kept_tokens = sam1_decoder.image_tokens(embedding.image_embed, self._dense_pe)
-        return self._kept_tokens
-
-    def _no_mask_side(self, embedding: Embedding, dense_no_mask: torch.Tensor) -> sam1_decoder.ImageSide:
-        """The decoder's prompt-independent part for clicks without a mask prompt (kept per image)."""
-        tokens = self._tokens(embedding)
-        if self._kept_side is None:
-            self._kept_side = sam1_decoder.prepare_image_side(cast(nn.Module, self.network.mask_decoder), tokens,
-                                                              dense_no_mask, keep=True)
-        return self._kept_side
 
     def _prompt_scale(self, size_hw: tuple[int, int]) -> tuple[float, float]:
         """(x scale, y scale) from window pixels to the prompt frame."""
@@ -168,12 +146,9 @@ class EfficientVitBackend:
             boxes = corners.reshape(1, 4).float().to(self.device)
         masks_in = None if mask_input is None else mask_input.to(self.device)
         sparse, dense = self.network.prompt_encoder(points=points, boxes=boxes, masks=masks_in)
-        decoder = cast(nn.Module, self.network.mask_decoder)
-        if masks_in is None:  # the image side of the decoder is the same for every such click: kept
-            side = self._no_mask_side(embedding, dense)
-        else:  # a previous mask changes the image side: computed for this click
-            side = sam1_decoder.prepare_image_side(decoder, self._tokens(embedding), dense, keep=False)
-        low_res, iou = sam1_decoder.decode(decoder, side, sparse, multimask)
+        # Without a mask prompt the decoder's image side is the same for every click: kept per image.
+        side = self._kept.side(embedding, embedding.image_embed, dense, mask_prompt=masks_in is not None)
+        low_res, iou = sam1_decoder.decode(cast(nn.Module, self.network.mask_decoder), side, sparse, multimask)
         return low_res[0], iou[0]
 
     def window_logits(self, low_res: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""SAM 2.1's encoder and decoder passes, as the official ``SAM2ImagePredictor`` does them.
+"""SAM 2.1's encoder and decoder passes, as the official ``SAM2ImagePredictor`` does them (the
+decoder regrouped for speed: :mod:`engine.sam.sam2_decoder`).
 
 Image: to [0, 1], resized to R x R (antialiased), ImageNet normalisation; prompts: box corners
 (labels 2, 3) first, then clicks, normalised by the window size times R; masks: the decoder's
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 from torchvision.transforms.functional import normalize, resize
 
+from engine.sam import sam1_decoder, sam2_decoder
 from engine.sam.cache import Embedding
 
 PIXEL_MEAN = (0.485, 0.456, 0.406)
@@ -28,12 +30,6 @@ class PromptEncoder(Protocol):
     def get_dense_pe(self) -> torch.Tensor: ...
 
 
-class MaskDecoder(Protocol):
-    def __call__(self, *, image_embeddings: torch.Tensor, image_pe: torch.Tensor, sparse_prompt_embeddings: torch.Tensor,
-                 dense_prompt_embeddings: torch.Tensor, multimask_output: bool, repeat_image: bool,
-                 high_res_features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]: ...
-
-
 class Sam2Network(Protocol):
     """The parts of the official ``sam2.modeling.sam2_base.SAM2Base`` the backend uses."""
 
@@ -42,7 +38,7 @@ class Sam2Network(Protocol):
     no_mem_embed: torch.Tensor
     image_encoder: nn.Module
     sam_prompt_encoder: PromptEncoder
-    sam_mask_decoder: MaskDecoder
+    sam_mask_decoder: nn.Module
 
     def forward_image(self, img_batch: torch.Tensor) -> dict[str, object]: ...
 
@@ -61,6 +57,7 @@ class Sam2Backend:
         self.device = next(iter(network.parameters())).device
         with torch.no_grad():
             self._dense_pe = self.network.sam_prompt_encoder.get_dense_pe()
+        self._kept = sam1_decoder.KeptImage(self.network.sam_mask_decoder, self._dense_pe)
 
     @torch.no_grad()
     def embed(self, pixels: np.ndarray, size_hw: tuple[int, int]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -93,10 +90,11 @@ class Sam2Backend:
         label_tensor = torch.tensor([all_labels], dtype=torch.int, device=self.device)
         masks_in = None if mask_input is None else mask_input.to(self.device)
         sparse, dense = self.network.sam_prompt_encoder(points=(coords[None], label_tensor), boxes=None, masks=masks_in)
-        low_res, iou, _, _ = self.network.sam_mask_decoder(
-            image_embeddings=embedding.image_embed, image_pe=self._dense_pe, sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense, multimask_output=multimask, repeat_image=False,
-            high_res_features=list(embedding.high_res_feats))
+        # Without a mask prompt the decoder's image side is the same for every click: kept per image.
+        side = self._kept.side(embedding, embedding.image_embed, dense, mask_prompt=masks_in is not None)
+        feat_s0, feat_s1 = embedding.high_res_feats
+        high_res = self._kept.high_res(embedding, feat_s0, feat_s1)
+        low_res, iou = sam2_decoder.decode(self.network.sam_mask_decoder, side, sparse, multimask, high_res)
         return low_res[0], iou[0]
 
     def window_logits(self, low_res: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:

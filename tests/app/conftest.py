@@ -19,7 +19,8 @@ def gui_project_path(tmp_path: Path, shared_data: Path) -> Path:
 
 @pytest.fixture
 def window(qtbot, gui_project_path: Path):
-    """The main window on :func:`gui_project_path`, shown, active, 1400 x 900."""
+    """The main window on :func:`gui_project_path`, shown, active, 1400 x 900, built (the
+    assist panels, tool and menu come in event-loop turns after show: waited for)."""
     from PySide6.QtWidgets import QApplication
 
     from annotations.store import Project
@@ -31,6 +32,7 @@ def window(qtbot, gui_project_path: Path):
     win.resize(1400, 900)
     win.show()
     qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: not win.building, timeout=10_000)
     win.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=3000)
     win.canvas.fit()

@@ -67,6 +67,7 @@ def test_window_size_and_dock_layout_are_remembered(qtbot, gui_project_path) -> 
     qtbot.addWidget(second)
     second.show()
     qtbot.waitExposed(second)
+    qtbot.waitUntil(lambda: not second.building)  # the assist docks come in the staged build
     assert (second.width(), second.height()) == size
     assert second._panels["training"].isVisible()
     assert not second._panels["labels"].isVisible()

@@ -6,6 +6,7 @@ and a learned result from scratch on a CPU (touching discs, a few images)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from annotations.geometry import rle
+from annotations.geometry import Mask, rle
 from annotations.model import Annotation, Category, Image, ImageStatus
 from annotations.store import Project
 from engine.data import ImageCache, SnapshotImage, SnapshotShape
@@ -196,3 +197,82 @@ def test_learns_to_split_touching_discs_from_scratch(tmp_path: Path) -> None:
     assert result.baseline_metrics["segm_map50"] < 0.05  # the untrained network finds nothing
     assert result.metrics["segm_map50"] >= AP50_THRESHOLD, result.metrics
     assert result.promoted and "gain" in result.metrics["promotion_reason"]
+
+
+def _median_frequency_by_hand(target: torch.Tensor, channels: int) -> list[float]:
+    """Median-frequency weights of one (H, W) target, clipped to [0.1, 10] (one image: every present
+    class's frequency is its share of the image's pixels)."""
+    counts = np.bincount(target.numpy().ravel(), minlength=channels).astype(np.float64)
+    freq = counts / counts.sum()
+    return [float(np.clip(np.median(freq) / f, 0.1, 10.0)) for f in freq]
+
+
+def test_the_chosen_pixel_criterion_changes_the_instance_loss_on_a_fixed_batch() -> None:
+    from engine.losses import LossConfig, LossKind, SemanticLoss, instance_map_criterion
+
+    torch.manual_seed(0)
+    model = InstanceUNet(2, crop_size=48, crops_per_image=1)  # train mode: the loss of one cropped image
+    masks = torch.from_numpy(discs((64, 64), [(20, 30, 9), (37, 30, 9), (50, 52, 7)]))
+    target = model.label_map(masks, torch.tensor([1, 1, 1]), (64, 64))
+    image = torch.rand(3, 64, 64)
+    image[:, masks.max(dim=0).values > 0] += 0.5
+    batch = [image.clamp(0, 1)]
+
+    def loss_with(criterion: object) -> torch.Tensor:
+        model.pixel_criterion = criterion  # type: ignore[assignment]  # SemanticLoss or None
+        torch.manual_seed(1)  # the same crop and rotation for every criterion
+        return model([batch[0]], [{"label_map": target}])["loss_pixels"].detach()
+
+    def by_hand(weight: torch.Tensor | None) -> torch.Tensor:
+        torch.manual_seed(1)
+        crop, label = model._crop(model.standardise(batch[0]), target)
+        logits = model.net(crop[None]).float()
+        return F.cross_entropy(logits, label[None], weight=weight, ignore_index=255)
+
+    criterion, text = instance_map_criterion("weighted-ce", [target.numpy()], ["__background__", "cell"])
+    assert criterion is not None
+    weights = _median_frequency_by_hand(target, 3)
+    assert criterion.config.class_weights == pytest.approx(weights)
+    assert weights[0] < 1.0 < max(weights)  # background the commonest: weighted below the rarer maps
+    assert f"boundary {weights[2]:.3g}" in text and "chosen by the user" in text
+    weighted = loss_with(criterion)
+    plain = loss_with(SemanticLoss(LossConfig(LossKind.CE), 3))
+    own = loss_with(None)
+    with torch.no_grad():
+        assert float(weighted) == pytest.approx(float(by_hand(torch.tensor(weights))), rel=1e-5)
+        assert float(plain) == pytest.approx(float(by_hand(None)), rel=1e-5)
+        assert float(own) == pytest.approx(float(by_hand(torch.tensor([1.0, 1.0, 2.0]))), rel=1e-5)
+    assert abs(float(weighted) - float(plain)) > 1e-3 and abs(float(own) - float(plain)) > 1e-3
+
+
+def test_auto_keeps_the_instance_models_own_loss_and_says_why() -> None:
+    from engine.losses import instance_map_criterion, training_criterion
+
+    target = np.zeros((20, 20), np.uint8)
+    target[5:15, 5:15], target[5, 5:15] = 1, 2
+    criterion, text = training_criterion("auto", True, [], {}, ["__background__", "cell"], dense_label_maps=[target])
+    assert criterion is None and "own cross-entropy, boundary weighted 2" in text and "auto" in text
+    dice, text = instance_map_criterion("dice", [target], ["__background__", "cell"])
+    assert dice is not None and text.startswith("instance maps: dice") and "cell interior" in text
+
+
+def test_train_with_weighted_ce_records_the_instance_map_weights(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    path = disc_project(tmp_path, n_done=4, n_test=0, seed=3)
+    result = run_train(Train(str(path), model="unet_instances", epochs=1, iterations_per_epoch=2, batch_size=2,
+                             device=Device.CPU, val_fraction=0.5, reprelabel=False, seed=0, loss="weighted-ce"))
+    with Project.open(path, readonly=True) as project:
+        trained_on = project.get_model_version(result.model_version_id).trained_on
+        shapes = {i: project.annotations(i) for i in trained_on["train_image_ids"]}
+    model = build_model("unet_instances", ["cell"], pretrained=False).module
+    assert isinstance(model, InstanceUNet)
+    targets = []
+    for masks in shapes.values():  # the dense targets of the training images, built here by hand
+        stack = torch.from_numpy(np.stack([rle.decode(cast(Mask, a.geometry)) for a in masks]).astype(np.uint8))
+        targets.append(model.label_map(stack, torch.ones(len(masks), dtype=torch.long), (128, 128)).numpy())
+    counts = np.bincount(np.concatenate([t.ravel() for t in targets]), minlength=3).astype(np.float64)
+    freq = counts / counts.sum()  # every class is in every image: median-frequency denominators are all pixels
+    weights = np.clip(np.median(freq) / freq, 0.1, 10.0)
+    expected = f"background {weights[0]:.3g}, cell interior {weights[1]:.3g}, boundary {weights[2]:.3g}"
+    assert trained_on["loss"] == result.loss
+    assert result.loss.startswith("instance maps: weighted-ce [median-frequency: ") and expected in result.loss, result.loss

@@ -323,3 +323,60 @@ def test_the_train_job_uses_and_records_the_requested_loss(membrane_project: Cal
     with Project.open(path, readonly=True) as project:
         assert project.get_model_version(result.model_version_id).trained_on["loss"] == result.loss
         assert project.get_model_version(auto.model_version_id).trained_on["loss"] == auto.loss
+
+
+# ------------------------------------------------------------------ class-balanced crops
+def test_rare_classes_are_drawn_by_inverse_square_root_share() -> None:
+    from engine.rare_class_crops import class_draw_probabilities
+
+    p = class_draw_probabilities(np.array([90, 9, 1, 0]))
+    raw = np.array([1 / math.sqrt(0.9), 1 / math.sqrt(0.09), 1 / math.sqrt(0.01), 0.0])
+    assert p == pytest.approx(raw / raw.sum())
+    assert p[3] == 0.0 and class_draw_probabilities(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_rare_class_crops_centre_on_a_pixel_of_the_drawn_class() -> None:
+    from engine.rare_class_crops import RareClassCrops
+
+    common = np.zeros((20, 30), np.uint8)
+    common[:, 15:] = 1
+    rare = common.copy()
+    rare[3, 4] = 2  # one pixel of class 2, in image 1 only
+    rare[0, :] = IGNORE
+    sampler = RareClassCrops([common, rare], 3, probability=1.0)
+    assert sampler.images_with_class == ((0, 1), (0, 1), (1,))
+    rng = np.random.default_rng(0)
+    draws = [sampler.draw(rng) for _ in range(2000)]
+    for d in draws:
+        assert d.centre_yx is not None and d.class_index is not None
+        assert [common, rare][d.image_index][d.centre_yx] == d.class_index  # never an ignore pixel
+    share_rare = sum(d.class_index == 2 for d in draws) / len(draws)
+    # class 2 is 1 of 1129 labelled pixels: drawn with probability 0.905 (binomial sd 0.007 over 2000 draws)
+    assert share_rare == pytest.approx(float(sampler.class_probabilities[2]), abs=0.03)
+    assert all(d.centre_yx == (3, 4) for d in draws if d.class_index == 2)
+
+
+def test_rare_class_crops_at_probability_zero_are_the_uniform_draws() -> None:
+    from engine.rare_class_crops import RareClassCrops, crop_origin
+
+    maps = [np.zeros((40, 40), np.uint8), np.ones((40, 40), np.uint8)]
+    sampler = RareClassCrops(maps, 2, probability=0.0)
+    mine, plain = np.random.default_rng(5), np.random.default_rng(5)
+    for _ in range(50):  # the same random stream as choosing an image and a crop uniformly
+        d = sampler.draw(mine)
+        assert d.centre_yx is None and d.image_index == int(plain.integers(2))
+        assert crop_origin((40, 50), 32, None, mine) == (int(plain.integers(0, 9)), int(plain.integers(0, 19)))
+
+
+def test_crop_origin_centres_and_shifts_the_crop_into_the_image() -> None:
+    from engine.rare_class_crops import RareClassCrops, crop_origin
+
+    rng = np.random.default_rng(0)
+    assert crop_origin((100, 120), 32, (50, 60), rng) == (34, 44)
+    assert crop_origin((100, 120), 32, (2, 119), rng) == (0, 88)
+    with pytest.raises(EngineInputError, match="larger than"):
+        crop_origin((20, 120), 32, None, rng)
+    with pytest.raises(EngineInputError, match="probability"):
+        RareClassCrops([np.zeros((4, 4), np.uint8)], 2, probability=1.5)
+    with pytest.raises(EngineInputError, match="label map 0"):
+        RareClassCrops([np.full((4, 4), 7, np.uint8)], 2)

@@ -178,3 +178,39 @@ def test_sam_without_weights(blob_project: Path, tmp_path: Path, monkeypatch: py
     code = main.main(["segment", str(blob_project), "--image", "3", "--point", "12;40", "--out", str(tmp_path / "m.png")])
     assert code == 2 and "--point '12;40'" in capsys.readouterr().err
 
+
+
+def test_regrouped_decoder_equals_the_official_mask_decoder() -> None:
+    """engine.sam.sam2_decoder (image side kept per image, products regrouped, channels last) gives
+    the official SAM 2 MaskDecoder's logits and IoU predictions: box + points prompts, three masks
+    and one (chosen by stability, as the official module does), and a previous mask as the prompt."""
+    from engine.sam import sam1_decoder, sam2_decoder
+
+    torch.manual_seed(5)
+    network = build_network(find_model(TINY)).eval()
+    encoder, decoder = network.sam_prompt_encoder, network.sam_mask_decoder
+    with torch.no_grad():
+        image_embed = torch.randn(1, 256, 64, 64)
+        feat_s0, feat_s1 = torch.randn(1, 32, 256, 256), torch.randn(1, 64, 128, 128)
+        pe = encoder.get_dense_pe()
+        kept = sam1_decoder.KeptImage(decoder, pe)
+        owner = object()
+        high_res = kept.high_res(owner, feat_s0, feat_s1)
+        prompts = [
+            (torch.tensor([[[100.0, 120.0], [600.0, 500.0]]]), torch.tensor([[2, 3]])),
+            (torch.tensor([[[150.0, 200.0], [400.0, 100.0]]]), torch.tensor([[1, 0]])),
+            (torch.tensor([[[100.0, 120.0], [600.0, 500.0], [150.0, 200.0]]]), torch.tensor([[2, 3, 1]])),
+        ]
+        previous = torch.randn(1, 1, 256, 256)
+        for points in prompts:
+            for masks_in in (None, previous):
+                sparse, dense = encoder(points=points, boxes=None, masks=masks_in)
+                side = kept.side(owner, image_embed, dense, mask_prompt=masks_in is not None)
+                for multimask in (True, False):
+                    official = decoder(image_embeddings=image_embed, image_pe=pe, sparse_prompt_embeddings=sparse,
+                                       dense_prompt_embeddings=dense, multimask_output=multimask, repeat_image=False,
+                                       high_res_features=[feat_s0, feat_s1])
+                    ours = sam2_decoder.decode(decoder, side, sparse, multimask, high_res)
+                    assert ours[0].shape == official[0].shape == (1, 3 if multimask else 1, 256, 256)
+                    assert torch.allclose(ours[0], official[0], atol=1e-4), (multimask, masks_in is None)
+                    assert torch.allclose(ours[1], official[1], atol=1e-5)

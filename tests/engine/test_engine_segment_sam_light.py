@@ -249,12 +249,15 @@ def test_cached_image_side_decoder_equals_the_official_decoder() -> None:
             {"points": (torch.tensor([[[150.0, 200.0], [400.0, 100.0]]]), torch.tensor([[1, 0]])), "boxes": None},
             {"points": (torch.tensor([[[150.0, 200.0]]]), torch.tensor([[1]])),
              "boxes": torch.tensor([[100.0, 120.0, 600.0, 500.0]])},
+            # A box and 30 clicks: past sam1_decoder.REGROUP_LIMIT, the official order is used.
+            {"points": (torch.rand(1, 30, 2) * 1000, torch.randint(0, 2, (1, 30))),
+             "boxes": torch.tensor([[100.0, 120.0, 600.0, 500.0]])},
         ]
         side = None
         for prompt in prompts:
             sparse, dense = network.prompt_encoder(masks=None, **prompt)
             tokens = sam1_decoder.image_tokens(image_embed, pe)
-            side = side or sam1_decoder.prepare_image_side(network.mask_decoder, tokens, dense, keep=True)
+            side = side or sam1_decoder.prepare_image_side(network.mask_decoder, tokens, dense)
             for multimask in (True, False):
                 official = network.mask_decoder(image_embeddings=image_embed, image_pe=pe, sparse_prompt_embeddings=sparse,
                                                 dense_prompt_embeddings=dense, multimask_output=multimask)
@@ -265,6 +268,6 @@ def test_cached_image_side_decoder_equals_the_official_decoder() -> None:
         sparse, dense = network.prompt_encoder(points=prompts[1]["points"], boxes=None, masks=torch.randn(1, 1, 256, 256))
         official = network.mask_decoder(image_embeddings=image_embed, image_pe=pe, sparse_prompt_embeddings=sparse,
                                         dense_prompt_embeddings=dense, multimask_output=False)
-        fresh = sam1_decoder.prepare_image_side(network.mask_decoder, tokens, dense, keep=False)
+        fresh = sam1_decoder.mask_prompt_side(tokens, dense)
         ours = sam1_decoder.decode(network.mask_decoder, fresh, sparse, False)
         assert torch.allclose(ours[0], official[0], atol=1e-5) and torch.allclose(ours[1], official[1], atol=1e-6)

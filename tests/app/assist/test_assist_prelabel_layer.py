@@ -105,6 +105,39 @@ def test_keys_do_nothing_without_a_selection(qtbot, setup) -> None:
     assert all(project.get_prediction(p.id).state == PredictionState.PROPOSED for p in preds)
 
 
+def test_the_app_wide_key_filter_runs_only_while_a_proposal_is_selected(qtbot, setup) -> None:
+    """The filter sees every event of the process (~4,300 while a window opened): without a
+    selected proposal it is not installed at all."""
+    project, window, layer, panel, client, preds = setup
+
+    class CountingKeys(PredictionKeys):
+        calls = 0
+
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802
+            CountingKeys.calls += 1
+            return super().eventFilter(watched, event)
+
+    layer.select(None)
+    counting = CountingKeys(layer, window)
+    window.resize(880, 590)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Left)
+    qtbot.wait(20)
+    assert CountingKeys.calls == 0 and not counting.filtering
+    layer.select(preds[0].id)
+    assert counting.filtering
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Left)
+    assert CountingKeys.calls > 0
+    layer.select(None)
+    seen = CountingKeys.calls
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Left)
+    assert CountingKeys.calls == seen and not counting.filtering
+    layer.select(preds[0].id)
+    counting.detach()  # closing: off for good, whatever is selected
+    assert not counting.filtering
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Left)
+    assert CountingKeys.calls == seen
+
+
 def test_accept_all_above_threshold_is_one_undo_step(qtbot, setup) -> None:
     project, window, layer, panel, client, preds = setup
     panel.accept_all_button.click()

@@ -102,3 +102,26 @@ def test_bad_inputs_are_reported_in_the_panel(qtbot, setup, tmp_path) -> None:
     with qtbot.waitSignal(panel.reviewReady, timeout=60_000):
         assert panel.run_review()
     assert "broken.json" in panel.error_text and panel.status_label.text().startswith("Review failed")
+
+
+def test_the_typed_view_names_only_keys_a_report_has(qtbot, setup) -> None:
+    """app/assist/review_json.py describes the report's JSON: every key it names for the
+    sections the dashboard reads is one a real report (model vs final) carries, so a renamed
+    key in annotations.metrics.report_json shows up here, not as an empty cell."""
+    from typing import get_type_hints
+
+    from app.assist import review_json as view
+
+    _project, _other, _window, panel = setup
+    panel.set_kind(ReviewKind.MODEL_VS_FINAL)
+    _run(qtbot, panel)
+    data = panel.report_json
+    kind_specific = {"model_version_id", "stuff_only", "saliency", "semantic"}  # present for some reviews only
+    sections = [(view.ReviewJson, data), (view.SummaryJson, data["summary"]), (view.CocoJson, data["coco"]),
+                (view.ImageRowJson, data["per_image"][0]), (view.ClassRowJson, data["per_class"][0]),
+                (view.PrCurvesJson, data["pr_curves"]), (view.PrCurveJson, data["pr_curves"]["curves"][0]),
+                (view.ConfusionJson, data["confusion"]), (view.HistogramJson, data["iou_histogram"]),
+                (view.OutcomeTotalsJson, data["model_outcomes"]["totals"])]
+    for typed, section in sections:
+        missing = set(get_type_hints(typed)) - set(section) - kind_specific
+        assert not missing, f"{typed.__name__} names keys the report lacks: {sorted(missing)}"

@@ -1,0 +1,111 @@
+"""Opening a big project stays responsive: the window is built in short steps after it is on
+screen, the images panel's class filter asks the store's index (no read of every shape), the
+spatial index needs no ``numpy.ma``, and the pre-label keys filter is off while nothing is
+selected. (Latencies are measured in bench/scale.py, not asserted here.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annotations.geometry import Box
+from annotations.model import AddAnnotation, Annotation, DeleteAnnotation
+from app.canvas.spatial_index import percentile_linear
+from app.panels.images_panel import NO_SHAPES, contains_sorted, with_id
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_assist_features_come_after_the_window_is_on_screen(qtbot, gui_project_path: Path) -> None:
+    from annotations.store import Project
+    from app.main_window import MainWindow
+
+    window = MainWindow(Project.open(gui_project_path), owns_project=True)
+    qtbot.addWidget(window)
+    # Built at once: the canvas with the first image, the image list, the side panels.
+    assert window.current_image() is not None and len(window.images_panel.model.rows) == 3
+    assert window.building and "review" not in window._panels and window._assist is None
+    window.show()
+    qtbot.waitUntil(lambda: not window.building)
+    assert {"predictions", "training", "review", "jobs"} <= set(window.panel_names())
+    assert "interactive_mask" in window.tool_names()
+    assert all(window._panels[n].isHidden() for n in ("training", "review", "jobs"))
+    window.close()
+
+
+def test_reading_assist_or_a_panel_finishes_the_build_at_once(qtbot, gui_project_path: Path) -> None:
+    from annotations.store import Project
+    from app.main_window import MainWindow
+
+    window = MainWindow(Project.open(gui_project_path), owns_project=True)
+    qtbot.addWidget(window)
+    window.show_panel("review")  # no event loop turn yet: the panel is built on demand
+    assert not window.building and not window._panels["review"].isHidden()
+    assert window.assist.review_panel is not None
+    window.close()
+
+
+def test_a_window_closed_while_building_adds_nothing_later(qtbot, gui_project_path: Path) -> None:
+    from annotations.store import Project
+    from app.main_window import MainWindow
+
+    window = MainWindow(Project.open(gui_project_path), owns_project=True)
+    qtbot.addWidget(window)
+    window.show()
+    window.close()
+    qtbot.wait(50)
+    assert window._assist is None and "review" not in window._panels
+
+
+def test_the_class_filter_reads_no_shape(qtbot, window, monkeypatch) -> None:
+    """At 100,000 images / 1,000,000 shapes reading every shape stalled the window for
+    seconds: the filter asks the store's (class, image) index instead."""
+    project = window.project
+    real = project.annotations
+
+    def one_image_only(image_id: int | None = None) -> list[Annotation]:
+        assert image_id is not None, "the class filter read every shape of the project"
+        return real(image_id)
+
+    monkeypatch.setattr(project, "annotations", one_image_only)
+    images = [int(i) for i in window.session.images.ids]
+    panel = window.images_panel
+    panel.set_class_filter(3)  # 'cluster': only the first image has one
+    assert [i.id for i in panel.model.rows] == [images[0]]
+    panel.set_class_filter(NO_SHAPES)
+    assert [i.id for i in panel.model.rows] == images[1:]
+    # A shape drawn on image 2 moves it between the lists at once.
+    window.open_image(images[1])
+    change = window.execute(AddAnnotation(Annotation(0, images[1], 3, Box(5, 5, 30, 30))))
+    assert [i.id for i in panel.model.rows] == [images[2]]
+    panel.set_class_filter(3)
+    assert [i.id for i in panel.model.rows] == images[:2]
+    window.execute(DeleteAnnotation(change.annotation.id))
+    assert [i.id for i in panel.model.rows] == [images[0]]
+
+
+def test_sorted_membership_helpers() -> None:
+    ids = np.array([2, 5, 9], np.int64)
+    assert contains_sorted(ids, np.array([1, 2, 5, 6, 9, 10])).tolist() == [False, True, True, False, True, False]
+    assert contains_sorted(np.zeros(0, np.int64), np.array([1])).tolist() == [False]
+    assert with_id(ids, 6, True).tolist() == [2, 5, 6, 9] and with_id(ids, 5, False).tolist() == [2, 9]
+    assert with_id(ids, 5, True) is ids and with_id(ids, 7, False) is ids
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 1001])
+def test_percentile_linear_equals_numpy(n: int) -> None:
+    values = np.random.default_rng(n).random(n) * 100
+    for fraction in (0.0, 0.1, 0.5, 0.9, 1.0):
+        assert percentile_linear(values, fraction) == np.percentile(values, 100 * fraction)
+
+
+def test_the_spatial_index_does_not_import_numpy_ma() -> None:
+    """np.percentile imported numpy.ma (~25-50 ms) while the first image of a window opened."""
+    code = ("import sys, numpy as np; from app.canvas.spatial_index import GridIndex; "
+            "GridIndex(np.array([[0, 0, 10, 10], [5, 5, 300, 40]], float)); print('numpy.ma' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
