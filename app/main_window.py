@@ -181,14 +181,7 @@ class MainWindow(QMainWindow):
         """The steps of the build that wait until the window is on screen (see the module doc)."""
         from app.assist import install_steps
 
-        steps = install_steps(self)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                self._assist = done.value
-                break
-            yield
+        self._assist = yield from install_steps(self)
         self._add_weights_action()
         if self._layout_restored and self._saved_state is not None:
             # Again with every dock there: the assist docks take their saved places (the side

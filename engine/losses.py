@@ -51,6 +51,7 @@ from engine.loss_choice import (
     median_frequency_weights,
     two_map_weights,
 )
+from engine.models.instance_unet import BOUNDARY_WEIGHT
 
 __all__ = [
     "DEFAULT_CLIP", "IGNORE_INDEX", "ClassFrequencies", "ClassWeighting", "LossConfig", "LossKind", "PixelCriterionModel",
@@ -61,7 +62,6 @@ __all__ = [
 ]
 
 
-INSTANCE_AUTO_BOUNDARY_WEIGHT = 2.0  # the instance U-Net's own boundary weight (its ``boundary_weight`` default)
 INSTANCE_AUTO_REASON = ("auto: kept, not the semantic rule's weighted cross-entropy: on 20 finished nuclei images "
                         "median-frequency weights (background 0.16, interior 1, boundary 2.3) lowered held-out AP50 "
                         "from 0.62 to 0.40 (bench/RESULTS.md)")
@@ -252,14 +252,14 @@ def instance_map_criterion(requested: LossKind | str, label_maps: Sequence[np.nd
     An explicit ``weighted-ce``, ``dice`` or ``ce+dice`` is built from the maps' pixel frequencies
     (median-frequency weights, clipped like the semantic ones); ``ce`` is the unweighted
     cross-entropy. ``auto`` keeps the model's own loss (criterion None: cross-entropy with the
-    boundary weighted :data:`INSTANCE_AUTO_BOUNDARY_WEIGHT`): see :data:`INSTANCE_AUTO_REASON`."""
+    boundary weighted :data:`engine.models.instance_unet.BOUNDARY_WEIGHT`): see :data:`INSTANCE_AUTO_REASON`."""
     kind = LossKind.parse(requested)
     names = instance_map_names(class_names)
     frequencies = count_class_pixels(label_maps, len(names))
     shares = _shares_text(frequencies, names)
     if kind is LossKind.AUTO:
         return None, (f"instance maps: the model's own cross-entropy, boundary weighted "
-                      f"{INSTANCE_AUTO_BOUNDARY_WEIGHT:g}, others 1 ({INSTANCE_AUTO_REASON}; pixel shares: {shares})")
+                      f"{BOUNDARY_WEIGHT:g}, others 1 ({INSTANCE_AUTO_REASON}; pixel shares: {shares})")
     config = choose_loss(kind, frequencies, names)
     criterion = SemanticLoss(config, len(names))
     text = kind.value

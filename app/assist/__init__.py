@@ -129,7 +129,7 @@ def install(window: AssistHost, client_factory: Callable[[], ClientLike] | None 
     while True:
         try:
             next(steps)
-        except StopIteration as done:
+        except StopIteration as done:  # the generator's return value
             features: AssistFeatures = done.value
             return features
 

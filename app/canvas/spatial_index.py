@@ -13,20 +13,6 @@ import math
 import numpy as np
 
 
-def percentile_linear(values: np.ndarray, fraction: float) -> float:
-    """``np.percentile(values, 100 * fraction)`` (the default "linear" method) of a non-empty 1-D
-    array, from one ``np.partition``: no sort, and none of the one-time import of ``numpy.ma``
-    that ``np.percentile`` costs (~25-50 ms on the first window of a process)."""
-    position = fraction * (len(values) - 1)
-    below = int(math.floor(position))
-    above = min(below + 1, len(values) - 1)
-    parted = np.partition(values, (below, above))
-    low, high = float(parted[below]), float(parted[above])
-    t = position - below
-    # numpy's _lerp: exact at both ends
-    return high - (high - low) * (1.0 - t) if t >= 0.5 else low + (high - low) * t
-
-
 class GridIndex:
     """Index of boxes ``bounds`` (N, 4) as (x1, y1, x2, y2); queries return positions into
     ``bounds`` in increasing order (the caller's draw order)."""
@@ -37,7 +23,10 @@ class GridIndex:
         extent = (
             np.maximum(self.bounds[:, 2] - self.bounds[:, 0], self.bounds[:, 3] - self.bounds[:, 1]) if count else np.zeros(0)
         )
-        typical = percentile_linear(extent, 0.9) if count else 64.0
+        # The 90th-percentile extent (nearest rank): one np.partition; np.percentile would also
+        # import numpy.ma (~25-50 ms) while the first image of a window opens.
+        rank = int(0.9 * (count - 1))
+        typical = float(np.partition(extent, rank)[rank]) if count else 64.0
         self.cell = max(32.0, 2.0 * typical)
         small = extent <= self.cell
         self.large = np.flatnonzero(~small)

@@ -10,11 +10,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from annotations.geometry import Box
 from annotations.model import AddAnnotation, Annotation, DeleteAnnotation
-from app.canvas.spatial_index import percentile_linear
 from app.panels.images_panel import NO_SHAPES, contains_sorted, with_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,13 +92,6 @@ def test_sorted_membership_helpers() -> None:
     assert contains_sorted(np.zeros(0, np.int64), np.array([1])).tolist() == [False]
     assert with_id(ids, 6, True).tolist() == [2, 5, 6, 9] and with_id(ids, 5, False).tolist() == [2, 9]
     assert with_id(ids, 5, True) is ids and with_id(ids, 7, False) is ids
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 1001])
-def test_percentile_linear_equals_numpy(n: int) -> None:
-    values = np.random.default_rng(n).random(n) * 100
-    for fraction in (0.0, 0.1, 0.5, 0.9, 1.0):
-        assert percentile_linear(values, fraction) == np.percentile(values, 100 * fraction)
 
 
 def test_the_spatial_index_does_not_import_numpy_ma() -> None:

@@ -20,3 +20,9 @@ def blob_image(seed: int, size_hw: tuple[int, int] = (96, 128)) -> tuple[np.ndar
         angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
         polygons.append(np.stack([cx + 0.5 + r * np.cos(angles), cy + 0.5 + r * np.sin(angles)], 1))
     return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), polygons
+
+
+def bool_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two bool masks of one shape (1.0 when both are empty)."""
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from engine_fixtures import blob_image
+from engine_fixtures import bool_iou as iou
 
 from annotations.geometry import Polygon, polygon_to_mask, rle
 from annotations.store import Project
@@ -21,10 +22,6 @@ from engine.protocol import Segment, SegmentMethod
 from engine.versions import initial_version
 
 TWO_MEGAPIXELS = 2_000_000
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max((a | b).sum(), 1))
 
 
 def balloons(shared_data: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]:

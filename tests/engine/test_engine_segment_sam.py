@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from engine_fixtures import bool_iou as iou
 
 pytest.importorskip("sam2", reason="the official sam2 package is not installed (SAM2_BUILD_CUDA=0 pip install sam2)")
 torch = pytest.importorskip("torch")
@@ -26,11 +27,6 @@ from engine.sam.model import build_network, save_checkpoint  # noqa: E402 - afte
 from engine.sam.predictor import SamPredictor  # noqa: E402 - after the importorskip of sam2 and torch
 
 TINY = "sam2.1_hiera_tiny"
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
 
 
 @pytest.fixture(scope="module")

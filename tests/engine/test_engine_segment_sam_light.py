@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from engine_fixtures import bool_iou as iou
 from weights_server import Server
 
 pytest.importorskip("efficientsam", reason="the official efficientsam package is not installed "
@@ -31,11 +32,6 @@ from engine.sam.model import build_network, save_checkpoint  # noqa: E402 - afte
 from engine.sam.predictor import SamPredictor  # noqa: E402 - after the importorskips
 
 L0 = "efficientvit_sam_l0"
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
 
 
 @pytest.fixture(scope="module")
