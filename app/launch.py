@@ -53,11 +53,81 @@ def preload_gui() -> None:
     preload()
     for name in (*icons.TOOL_ICONS, *icons.ACTION_ICONS):
         icons.icon(name).pixmap(QSize(20, 20))
+    warm_up_widgets()
     # What start-up made (modules, classes, Qt wrappers: hundreds of thousands of objects) lives
     # as long as the process: out of the collector's sight, a full collection while a window
     # opens takes a few milliseconds instead of ~30-50 ms.
     gc.collect()
     gc.freeze()
+
+
+def warm_up_widgets() -> None:
+    """Build, lay out and render off screen (into a pixmap; nothing is shown) a throwaway main
+    window made of the widget kinds the real one uses, then delete it (~25 ms at start).
+
+    PySide6 creates its Python types and enums on first use, and Qt its style and font caches on
+    first layout: ~15-20 ms the first window would otherwise spend in its opening stall."""
+    from PySide6.QtCore import QCoreApplication, QEvent, Qt
+    from PySide6.QtGui import (
+        QAction,
+        QContextMenuEvent,
+        QGradient,
+        QInputMethodEvent,
+        QPixmap,
+        QPlatformSurfaceEvent,
+        QScrollEvent,
+        QStandardItem,
+        QStandardItemModel,
+    )
+    from PySide6.QtWidgets import (
+        QCheckBox,
+        QComboBox,
+        QDockWidget,
+        QGraphicsScene,
+        QGraphicsView,
+        QLabel,
+        QListView,
+        QListWidget,
+        QMainWindow,
+        QPushButton,
+        QSpinBox,
+        QTableView,
+        QToolBar,
+        QVBoxLayout,
+        QWidget,
+    )
+
+    window = QMainWindow()
+    window.menuBar().addMenu("&File").addAction(QAction("Open", window))
+    toolbar = QToolBar("Tools", window)
+    toolbar.addAction(QAction("Tool", window))
+    toolbar.addWidget(QSpinBox())
+    window.addToolBar(toolbar)
+    view = QGraphicsView(QGraphicsScene(window))
+    view.viewport().setCursor(Qt.CursorShape.CrossCursor)
+    window.setCentralWidget(view)
+    model = QStandardItemModel(window)
+    model.appendRow(QStandardItem("row"))
+    panel = QWidget()
+    layout = QVBoxLayout(panel)
+    for widget in (QComboBox(), QLabel("label"), QListView(), QTableView(), QListWidget(), QCheckBox("check"),
+                   QPushButton("button")):
+        if isinstance(widget, (QListView, QTableView)) and not isinstance(widget, QListWidget):
+            widget.setModel(model)
+        layout.addWidget(widget)
+    dock = QDockWidget("Panel", window)
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    window.statusBar().addPermanentWidget(QLabel("status"))
+    window.resize(800, 600)
+    window.render(QPixmap(800, 600))
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    # Enums made on first use by the first window's events and style (QGradient.Preset: ~2 ms).
+    for enum_type in (QScrollEvent.ScrollState, QPlatformSurfaceEvent.SurfaceEventType, QInputMethodEvent.AttributeType,
+                      QContextMenuEvent.Reason, QGradient.Type, QGradient.Spread, QGradient.CoordinateMode,
+                      QGradient.InterpolationMode, QGradient.Preset):
+        assert enum_type is not None
 
 
 def _fail(message: str, screenshot: Path | None) -> int:

@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._extra_actions: list[tuple[str, QAction]] = []
         self.context_menu: QMenu | None = None
+        self._first_image_id: int | None = None  # opened by the first build step (see _build_later)
 
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         # Side panels run the full height; bottom panels sit under the canvas only.
@@ -155,16 +156,15 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self._arrange_docks()
         self.set_tool("select")
-        start = self.session.last_image_id() or (int(self.session.images.ids[0]) if len(self.session.images) else None)
-        if start is not None:
-            self.open_image(start)
+        # The image last worked on is opened in the first build step, after the window's first
+        # paint (reading it and laying out its shapes would lengthen the opening's stall).
+        self._first_image_id = self.session.last_image_id() or (
+            int(self.session.images.ids[0]) if len(self.session.images) else None)
         self._update_title()
         self._update_actions()
 
         self.integrity = IntegrityWatch(self)
         self.integrity.damaged.connect(self._on_damaged)
-        if not project.integrity_checked:  # opened with defer_check: check it without freezing the window
-            self.integrity.start(project.path)
         if self.remember_layout:
             self._restore_layout()
         # The rest (the assist features) is built after the window is on screen, one short step
@@ -181,6 +181,10 @@ class MainWindow(QMainWindow):
         """The steps of the build that wait until the window is on screen (see the module doc)."""
         from app.assist import install_steps
 
+        self._open_first_image()
+        if not self.project.integrity_checked:  # opened with defer_check: check it without freezing the window
+            self.integrity.start(self.project.path)  # (after the first image: its messages come first)
+        yield
         self._assist = yield from install_steps(self)
         self._add_weights_action()
         if self._layout_restored and self._saved_state is not None:
@@ -219,6 +223,12 @@ class MainWindow(QMainWindow):
             self.finish_building()
         assert self._assist is not None
         return self._assist
+
+    def _open_first_image(self) -> None:
+        """Open the image the window starts on, unless something opened an image already."""
+        image_id, self._first_image_id = self._first_image_id, None
+        if image_id is not None and self.session.image is None:
+            self.open_image(image_id)
 
     def _on_damaged(self, message: str) -> None:
         """The background integrity check found the file damaged: stop writing to it (edits are
@@ -272,11 +282,14 @@ class MainWindow(QMainWindow):
         return self
 
     def current_image(self) -> Image | None:
-        """The image shown, or None for a project without images."""
+        """The image shown, or None for a project without images (the image the window starts
+        on is opened now if the staged build has not got to it yet)."""
+        self._open_first_image()
         return self.session.image
 
     def open_image(self, image_id: int) -> None:
         """Show image ``image_id`` (NotFoundError for an unknown id)."""
+        self._first_image_id = None
         if self._current_tool is not None:
             self._tools[self._current_tool].reset()
         self.session.open_image(image_id)
@@ -1002,6 +1015,7 @@ class MainWindow(QMainWindow):
             self._save_layout()
         self.binding.shutdown()
         self.images_panel.thumbnails.shutdown()
+        self.integrity.stop()  # before the project closes: its connection must not outlive ours
         if self.owns_project:
             self.project.close()
         super().closeEvent(event)

@@ -10,6 +10,7 @@ show one clear sentence and the edit is not applied.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from annotations.errors import CorruptProjectError, StoreFaultError
@@ -60,12 +61,61 @@ def check_file(path: str | Path) -> None:
     background thread (a connection belongs to the thread that made it; SQLite readers do not
     block the writer, and the check releases the GIL while it reads). Raises
     :class:`CorruptProjectError` or :class:`StoreFaultError` naming the file."""
-    db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
-    try:
-        db.execute("PRAGMA query_only = ON")
-        check_integrity(db, path)
-    except sqlite3.DatabaseError as exc:  # not even the header is readable
-        fault = fault_error(path, exc)
-        raise (fault or CorruptProjectError(f"{path}: project file is damaged ({exc}); {REPAIR_HINT}")) from exc
-    finally:
-        db.close()
+    FileCheck(path).run()
+
+
+class FileCheck:
+    """:func:`check_file` that another thread can stop: :meth:`run` in the checking thread,
+    :meth:`stop` from any thread (it interrupts the running ``quick_check``, so the check's
+    connection is closed at once and a program closing the project is not left with a second
+    connection that keeps the file's ``-wal`` log in place).
+
+    >>> check = FileCheck("/nonexistent/project.segproj")
+    >>> check.stop()
+    >>> check.run()  # stopped before it started: nothing is read
+    False
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._stopped = False
+
+    def run(self) -> bool:
+        """Check the file: True when it is sound, False when :meth:`stop` ended the check
+        first (nothing is known then); :class:`CorruptProjectError` or
+        :class:`StoreFaultError` naming the file when it is damaged or unreadable."""
+        with self._lock:
+            if self._stopped:
+                return False
+            db = self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0, check_same_thread=False)
+        try:
+            db.execute("PRAGMA query_only = ON")
+            check_integrity(db, self.path)
+        except sqlite3.DatabaseError as exc:  # not even the header is readable
+            if self.stopped:
+                return False
+            fault = fault_error(self.path, exc)
+            raise (fault or CorruptProjectError(f"{self.path}: project file is damaged ({exc}); {REPAIR_HINT}")) from exc
+        except CorruptProjectError:
+            if self.stopped:  # the interruption, reported by check_integrity as damage
+                return False
+            raise
+        finally:
+            with self._lock:
+                self._db = None
+            db.close()
+        return not self.stopped
+
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` was called."""
+        return self._stopped
+
+    def stop(self) -> None:
+        """End the check as soon as possible (any thread; :meth:`run` then returns False)."""
+        with self._lock:
+            self._stopped = True
+            if self._db is not None:
+                self._db.interrupt()

@@ -109,7 +109,8 @@ class EfficientVitBackend:
         self.device = next(iter(network.parameters())).device
         with torch.no_grad():
             self._dense_pe = self.network.prompt_encoder.get_dense_pe()
-        self._kept = sam1_decoder.KeptImage(cast(nn.Module, self.network.mask_decoder), self._dense_pe)
+        self._kept = sam1_decoder.KeptImage(cast(nn.Module, self.network.mask_decoder),
+                                            cast(nn.Module, self.network.prompt_encoder), self._dense_pe)
 
     @torch.no_grad()
     def embed(self, pixels: np.ndarray, size_hw: tuple[int, int]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -145,9 +146,11 @@ class EfficientVitBackend:
             corners = torch.tensor(box_xyxy, dtype=torch.float64).reshape(2, 2) * scale
             boxes = corners.reshape(1, 4).float().to(self.device)
         masks_in = None if mask_input is None else mask_input.to(self.device)
-        sparse, dense = self.network.prompt_encoder(points=points, boxes=boxes, masks=masks_in)
-        # Without a mask prompt the decoder's image side is the same for every click: kept per image.
-        side = self._kept.side(embedding, embedding.image_embed, dense, mask_prompt=masks_in is not None)
+        encoder = cast(nn.Module, self.network.prompt_encoder)
+        sparse, no_mask_dense = encoder(points=points, boxes=boxes, masks=None)
+        mask = None if masks_in is None else sam1_decoder.mask_features(encoder, masks_in)
+        # The decoder's image side is kept per image; a mask prompt changes it by a low-rank part.
+        side = self._kept.side(embedding, embedding.image_embed, no_mask_dense, mask)
         low_res, iou = sam1_decoder.decode(cast(nn.Module, self.network.mask_decoder), side, sparse, multimask)
         return low_res[0], iou[0]
 

@@ -14,8 +14,16 @@ the products regrouped, which is exact algebra (only float rounding differs):
   projection: about 2.3x fewer multiply-adds on the image side for a box and a click (T = 7).
   With many prompt tokens the official order is used (:data:`REGROUP_LIMIT`).
 * **The image side once per image.** With no mask prompt, layer 0's image-side projections are
-  the same for every click (:class:`ImageSide`, kept per image); a previous mask as the prompt
-  changes them, and then the regrouped products above serve layer 0 too.
+  the same for every click (:class:`ImageSide`, kept per image).
+* **A mask prompt is a low-rank change.** A previous mask enters as the dense prompt, the 1 x 1
+  convolution (C x F, F = 16) that ends the prompt encoder's ``mask_downscaling``: per pixel a
+  rank-F function of F feature maps. Layer 0's projections of the keys then differ from the
+  kept no-mask ones by ``[h, 1] M_P`` with ``M_P`` = ``[W^T; b - e_no_mask] W_P^T`` ((F + 1) x 128
+  per projection, :class:`MaskPromptRank`): N x 17 x 128 multiply-adds per projection instead of
+  N x C x 128 (or the regrouped N x C x heads T).
+* **Only the outputs read.** The final token-to-image attention runs for the output tokens
+  (IoU and masks) only; the official decoder also runs it for every prompt token and drops
+  those results.
 * **Channels last, no layout copies.** The 2 x 2 / stride 2 transposed convolutions are matrix
   products per pixel (C_in -> 4 C_out), the LayerNorm2d a layer norm over the channel axis and
   the activations elementwise, so the upscaling stays in the tokens' own layout, and only the
@@ -98,12 +106,13 @@ class FirstLayerProjections:
 @dataclass(frozen=True)
 class ImageSide:
     """The image's part of one decoding: token tensors are (1, N, C) with N image tokens
-    (64 x 64) of C = 256 channels; ``first``: layer 0's projections when they are kept per image
-    (no mask prompt), else None (they are then regrouped away like every other layer's)."""
+    (64 x 64) of C = 256 channels; ``first``: layer 0's image-side projections (kept per image
+    without a mask prompt, updated by the mask's low-rank part with one); ``keys_with_pe`` (keys +
+    ``key_pe``) is needed only without ``first``, and may then be None."""
 
     keys: Tensor
     key_pe: Tensor
-    keys_with_pe: Tensor
+    keys_with_pe: Tensor | None
     first: FirstLayerProjections | None
     size_hw: tuple[int, int]
 
@@ -140,12 +149,80 @@ def image_tokens(image_embeddings: Tensor, image_pe: Tensor) -> ImageTokens:
                        image_pe.flatten(2).permute(0, 2, 1).contiguous(), (height, width))
 
 
+class _PromptEncoder(Protocol):
+    """The parts of SAM's ``PromptEncoder`` (SAM 1 and SAM 2 alike) that the mask prompt uses."""
+
+    mask_downscaling: nn.Sequential
+    no_mask_embed: nn.Embedding
+
+
+@dataclass(frozen=True)
+class MaskPromptRank:
+    """How a mask prompt changes layer 0's inputs, per model (see the module doc): ``to_dense``
+    ((F + 1) x C) maps a pixel's mask features and a 1 to its keys' change from the no-mask keys;
+    ``k``, ``v``, ``image_q`` ((heads, F + 1, d) each) map them to the change of layer 0's key,
+    value and image-query projections, in ``_separate_heads``' channel order."""
+
+    to_dense: Tensor
+    k: Tensor
+    v: Tensor
+    image_q: Tensor
+
+
+def _last_conv(prompt_encoder: _PromptEncoder) -> nn.Conv2d:
+    last = list(prompt_encoder.mask_downscaling)[-1]
+    if not isinstance(last, nn.Conv2d) or tuple(last.kernel_size) != (1, 1):
+        raise TypeError(f"the mask prompt path needs a 1 x 1 convolution last in mask_downscaling, not {last}")
+    return last
+
+
 @torch.no_grad()
-def mask_prompt_side(tokens: ImageTokens, dense_prompt: Tensor) -> ImageSide:
-    """The image side for a click with a previous mask as the prompt (``dense_prompt``, (1, C, H, W)
-    from the prompt encoder): only the keys; layer 0 then runs like the other layers."""
-    keys = tokens.image + dense_prompt.flatten(2).permute(0, 2, 1)
-    return ImageSide(keys=keys, key_pe=tokens.pe, keys_with_pe=keys + tokens.pe, first=None, size_hw=tokens.size_hw)
+def mask_prompt_rank(decoder: nn.Module, prompt_encoder: nn.Module) -> MaskPromptRank:
+    """:class:`MaskPromptRank` of a decoder and its prompt encoder (official modules)."""
+    sam = cast(Sam1MaskDecoder, decoder)
+    conv = _last_conv(cast(_PromptEncoder, prompt_encoder))
+    no_mask = cast(_PromptEncoder, prompt_encoder).no_mask_embed.weight[0]                 # (C,)
+    conv_bias: Tensor = conv.bias  # type: ignore[assignment]
+    to_dense = torch.cat([conv.weight[:, :, 0, 0].transpose(0, 1), (conv_bias - no_mask)[None]])  # (F + 1, C)
+    first = sam.transformer.layers[0]
+    to_image, to_token = first.cross_attn_token_to_image, first.cross_attn_image_to_token
+
+    def per_head(linear: nn.Linear, heads: int) -> Tensor:
+        change = to_dense @ linear.weight.transpose(0, 1)                                  # (F + 1, C')
+        return change.view(change.shape[0], heads, -1).permute(1, 0, 2).contiguous()      # (heads, F + 1, d)
+
+    return MaskPromptRank(to_dense.contiguous(), per_head(to_image.k_proj, to_image.num_heads),
+                          per_head(to_image.v_proj, to_image.num_heads), per_head(to_token.q_proj, to_token.num_heads))
+
+
+@torch.no_grad()
+def mask_features(prompt_encoder: nn.Module, masks: Tensor) -> Tensor:
+    """A previous mask's features, channels last with a 1 appended: ``masks`` (1, 1, 4H, 4W)
+    logits -> (H W, F + 1), what ``mask_downscaling`` computes before its last (1 x 1) layer."""
+    layers = list(cast(_PromptEncoder, prompt_encoder).mask_downscaling)
+    _last_conv(cast(_PromptEncoder, prompt_encoder))
+    features = masks
+    for layer in layers[:-1]:
+        features = layer(features)
+    pixels = features[0].flatten(1).transpose(0, 1)                                        # (H W, F)
+    return torch.cat([pixels, pixels.new_ones(pixels.shape[0], 1)], dim=1)
+
+
+@torch.no_grad()
+def mask_prompt_side(no_mask: ImageSide, rank: MaskPromptRank, features: Tensor) -> ImageSide:
+    """The image side for a click with a previous mask as the prompt, from the image's kept
+    no-mask side (:func:`prepare_image_side`) and the mask's ``features`` (:func:`mask_features`,
+    (N, F + 1)): the keys and layer 0's projections plus their low-rank changes."""
+    first = no_mask.first
+    if first is None:
+        raise ValueError("the no-mask image side keeps layer 0's projections (prepare_image_side)")
+    heads = rank.k.shape[0]
+    spread = features.expand(heads, *features.shape)
+    keys = torch.addmm(no_mask.keys[0], features, rank.to_dense)[None]
+    projections = FirstLayerProjections(torch.baddbmm(first.k[0], spread, rank.k)[None],
+                                        torch.baddbmm(first.v[0], spread, rank.v)[None],
+                                        torch.baddbmm(first.image_q[0], spread, rank.image_q)[None])
+    return ImageSide(keys=keys, key_pe=no_mask.key_pe, keys_with_pe=None, first=projections, size_hw=no_mask.size_hw)
 
 
 @torch.no_grad()
@@ -223,7 +300,7 @@ def _image_queries_attend(attention: _Attention, image_q: Tensor, k_tokens: Tens
 
 
 def _block(layer: _Block, queries: Tensor, keys: Tensor, query_pe: Tensor, key_pe: Tensor,
-           keys_with_pe: Tensor, cached: FirstLayerProjections | None) -> tuple[Tensor, Tensor]:
+           keys_with_pe: Tensor | None, cached: FirstLayerProjections | None) -> tuple[Tensor, Tensor]:
     """The official ``TwoWayAttentionBlock.forward``; ``keys_with_pe`` = keys + key_pe; ``cached``
     supplies layer 0's image-side projections (clicks without a mask prompt)."""
     if layer.skip_first_layer_pe:
@@ -238,6 +315,7 @@ def _block(layer: _Block, queries: Tensor, keys: Tensor, query_pe: Tensor, key_p
     if cached is not None:
         attended = _attend(to_image, _heads(to_image, to_image.q_proj(q)), cached.k, cached.v)
     else:
+        assert keys_with_pe is not None
         attended = _token_queries_attend(to_image, q, keys_with_pe, keys)
     queries = layer.norm2(queries + attended)
     queries = layer.norm3(queries + layer.mlp(queries))
@@ -247,6 +325,7 @@ def _block(layer: _Block, queries: Tensor, keys: Tensor, query_pe: Tensor, key_p
     if cached is not None:
         attn_out = _image_queries_attend(to_token, cached.image_q, q, queries, projected=True)
     else:
+        assert keys_with_pe is not None
         attn_out = _image_queries_attend(to_token, keys_with_pe, q, queries, projected=False)
     return queries, layer.norm4(keys + attn_out)
 
@@ -314,10 +393,14 @@ def upscaled_masks(upscaling: nn.Module, keys: Tensor, hyper_in: Tensor, size_hw
     return ordered.reshape(1, count, 4 * height, 4 * width)
 
 
-def transformer_outputs(decoder: nn.Module, side: ImageSide, tokens: Tensor) -> tuple[Tensor, Tensor]:
+def transformer_outputs(decoder: nn.Module, side: ImageSide, tokens: Tensor, outputs: int) -> tuple[Tensor, Tensor]:
     """The official ``TwoWayTransformer`` plus the decoder's final attention: prompt + output
-    ``tokens`` (1, T, C) on ``side`` -> the tokens after the final norm (1, T, C) and the image
-    tokens after the last layer (1, N, C)."""
+    ``tokens`` (1, T, C) on ``side`` -> the first ``outputs`` tokens after the final norm
+    (1, outputs, C) and the image tokens after the last layer (1, N, C).
+
+    The decoder reads only its output tokens (IoU, masks; SAM 2's object score), which come first:
+    the final attention runs for those alone, not for the prompt tokens whose results the official
+    decoder computes and drops (5 of 17 queries for a box and 10 clicks)."""
     sam = cast(Sam1MaskDecoder, decoder)
     queries, keys = tokens, side.keys
     for index, layer in enumerate(sam.transformer.layers):
@@ -325,6 +408,7 @@ def transformer_outputs(decoder: nn.Module, side: ImageSide, tokens: Tensor) -> 
         queries, keys = _block(layer, queries, keys, tokens, side.key_pe, keys_with_pe,
                                side.first if index == 0 else None)
     final = sam.transformer.final_attn_token_to_image
+    queries, tokens = queries[:, :outputs], tokens[:, :outputs]
     attn_out = _token_queries_attend(final, queries + tokens, keys + side.key_pe, keys)
     hs: Tensor = sam.transformer.norm_final_attn(queries + attn_out)
     return hs, keys
@@ -341,7 +425,7 @@ def decode(decoder: nn.Module, side: ImageSide, sparse_prompt_embeddings: Tensor
     output_tokens = torch.cat([sam.iou_token.weight, sam.mask_tokens.weight], dim=0)
     output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
     tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
-    hs, keys = transformer_outputs(decoder, side, tokens)
+    hs, keys = transformer_outputs(decoder, side, tokens, output_tokens.shape[1])
     iou_token_out = hs[:, 0, :]
     mask_tokens_out = hs[:, 1: (1 + sam.num_mask_tokens), :]
     mask_slice = slice(1, None) if multimask else slice(0, 1)
@@ -357,8 +441,9 @@ class KeptImage:
     image side for clicks without a mask prompt and (SAM 2) its high-resolution maps in block
     order. Another image replaces them (one image is kept: the embedding cache keeps the rest)."""
 
-    def __init__(self, decoder: nn.Module, dense_pe: Tensor) -> None:
+    def __init__(self, decoder: nn.Module, prompt_encoder: nn.Module, dense_pe: Tensor) -> None:
         self._decoder, self._dense_pe = decoder, dense_pe
+        self._rank = mask_prompt_rank(decoder, prompt_encoder)
         self._owner: object | None = None
         self._tokens: ImageTokens | None = None
         self._no_mask_side: ImageSide | None = None
@@ -368,18 +453,20 @@ class KeptImage:
         if self._owner is not owner:
             self._owner, self._tokens, self._no_mask_side, self._high_res = owner, None, None, None
 
-    def side(self, owner: object, image_embed: Tensor, dense_prompt: Tensor, *, mask_prompt: bool) -> ImageSide:
+    def side(self, owner: object, image_embed: Tensor, no_mask_dense: Tensor, mask: Tensor | None) -> ImageSide:
         """The :class:`ImageSide` for a click on ``owner`` (an embedding, compared by identity) whose
-        image embedding is ``image_embed`` (1, C, H, W) and dense prompt ``dense_prompt``: kept
-        without a mask prompt, computed per click with one."""
+        image embedding is ``image_embed`` (1, C, H, W): ``no_mask_dense`` is the prompt encoder's
+        dense prompt without a mask (1, C, H, W), ``mask`` the click's mask prompt as
+        :func:`mask_features` gives it, or None. Kept without a mask prompt, derived from the
+        kept one with."""
         self._switch(owner)
         if self._tokens is None:
             self._tokens = image_tokens(image_embed, self._dense_pe)
-        if mask_prompt:
-            return mask_prompt_side(self._tokens, dense_prompt)
         if self._no_mask_side is None:
-            self._no_mask_side = prepare_image_side(self._decoder, self._tokens, dense_prompt)
-        return self._no_mask_side
+            self._no_mask_side = prepare_image_side(self._decoder, self._tokens, no_mask_dense)
+        if mask is None:
+            return self._no_mask_side
+        return mask_prompt_side(self._no_mask_side, self._rank, mask)
 
     def high_res(self, owner: object, feat_s0: Tensor, feat_s1: Tensor) -> HighResBlocks:
         """``owner``'s :class:`HighResBlocks` (laid out on the first click)."""

@@ -57,7 +57,8 @@ class Sam2Backend:
         self.device = next(iter(network.parameters())).device
         with torch.no_grad():
             self._dense_pe = self.network.sam_prompt_encoder.get_dense_pe()
-        self._kept = sam1_decoder.KeptImage(self.network.sam_mask_decoder, self._dense_pe)
+        self._kept = sam1_decoder.KeptImage(self.network.sam_mask_decoder, cast(nn.Module, self.network.sam_prompt_encoder),
+                                            self._dense_pe)
 
     @torch.no_grad()
     def embed(self, pixels: np.ndarray, size_hw: tuple[int, int]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -89,9 +90,11 @@ class Sam2Backend:
         coords = coords / torch.tensor([w, h], dtype=torch.float32, device=self.device) * self.resolution
         label_tensor = torch.tensor([all_labels], dtype=torch.int, device=self.device)
         masks_in = None if mask_input is None else mask_input.to(self.device)
-        sparse, dense = self.network.sam_prompt_encoder(points=(coords[None], label_tensor), boxes=None, masks=masks_in)
-        # Without a mask prompt the decoder's image side is the same for every click: kept per image.
-        side = self._kept.side(embedding, embedding.image_embed, dense, mask_prompt=masks_in is not None)
+        encoder = self.network.sam_prompt_encoder
+        sparse, no_mask_dense = encoder(points=(coords[None], label_tensor), boxes=None, masks=None)
+        mask = None if masks_in is None else sam1_decoder.mask_features(cast(nn.Module, encoder), masks_in)
+        # The decoder's image side is kept per image; a mask prompt changes it by a low-rank part.
+        side = self._kept.side(embedding, embedding.image_embed, no_mask_dense, mask)
         feat_s0, feat_s1 = embedding.high_res_feats
         high_res = self._kept.high_res(embedding, feat_s0, feat_s1)
         low_res, iou = sam2_decoder.decode(self.network.sam_mask_decoder, side, sparse, multimask, high_res)

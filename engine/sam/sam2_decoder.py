@@ -43,7 +43,7 @@ def decode(decoder: nn.Module, side: ImageSide, sparse_prompt_embeddings: Tensor
         weights.insert(0, sam.obj_score_token.weight)
     output_tokens = torch.cat(weights, dim=0).unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
     tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
-    hs, keys = transformer_outputs(decoder, side, tokens)
+    hs, keys = transformer_outputs(decoder, side, tokens, output_tokens.shape[1])
     iou_token_out = hs[:, first, :]
     mask_tokens_out = hs[:, first + 1: first + 1 + sam.num_mask_tokens, :]
     single_by_stability = not multimask and sam.dynamic_multimask_via_stability and not sam.training

@@ -141,6 +141,7 @@ def test_undecodable_image_still_shows_shapes(qtbot, tmp_path: Path) -> None:
     window = MainWindow(project, owns_project=True)
     qtbot.addWidget(window)
     window.show()
+    assert window.current_image() is not None  # the first image opens in the first event-loop turn, or now
     assert "bad.png" in window.statusBar().currentMessage()
     assert "cannot decode" in window.status_image.text()
     assert window.canvas_shape(1) is not None
@@ -166,6 +167,7 @@ def test_exif_rotated_photo_is_shown_upright_in_the_window(qtbot, tmp_path: Path
     window = MainWindow(project, owns_project=True)
     qtbot.addWidget(window)
     window.show()
+    assert window.current_image() is not None
     assert window.binding.display.size_hw == (100, 60)
     assert window.binding.display.pixels[2, 55, 0] > 200  # the block is now top-right
     assert "Warning" not in window.statusBar().currentMessage()

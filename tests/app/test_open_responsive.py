@@ -24,10 +24,13 @@ def test_the_assist_features_come_after_the_window_is_on_screen(qtbot, gui_proje
 
     window = MainWindow(Project.open(gui_project_path), owns_project=True)
     qtbot.addWidget(window)
-    # Built at once: the canvas with the first image, the image list, the side panels.
-    assert window.current_image() is not None and len(window.images_panel.model.rows) == 3
+    # Built at once: the canvas, the image list, the side panels; the image comes in the first
+    # event-loop turn after the window's first paint.
+    assert len(window.images_panel.model.rows) == 3 and window.session.image is None
     assert window.building and "review" not in window._panels and window._assist is None
     window.show()
+    qtbot.waitUntil(lambda: window.session.image is not None)
+    assert window.session.image.id == window.session.images[0].id
     qtbot.waitUntil(lambda: not window.building)
     assert {"predictions", "training", "review", "jobs"} <= set(window.panel_names())
     assert "interactive_mask" in window.tool_names()
@@ -44,6 +47,25 @@ def test_reading_assist_or_a_panel_finishes_the_build_at_once(qtbot, gui_project
     window.show_panel("review")  # no event loop turn yet: the panel is built on demand
     assert not window.building and not window._panels["review"].isHidden()
     assert window.assist.review_panel is not None
+    window.close()
+
+
+def test_the_first_image_opens_on_demand_and_an_image_opened_first_stays(qtbot, gui_project_path: Path) -> None:
+    from annotations.store import Project
+    from app.main_window import MainWindow
+
+    window = MainWindow(Project.open(gui_project_path), owns_project=True)
+    qtbot.addWidget(window)
+    first = window.current_image()  # before any event-loop turn: opened now
+    assert first is not None and window.session.image is first
+    other = MainWindow(Project.open(gui_project_path), owns_project=True)
+    qtbot.addWidget(other)
+    last_id = other.session.images[-1].id
+    other.open_image(last_id)  # a caller's choice before the first turn is not overridden
+    other.show()
+    qtbot.waitUntil(lambda: not other.building)
+    assert other.session.image is not None and other.session.image.id == last_id
+    other.close()
     window.close()
 
 

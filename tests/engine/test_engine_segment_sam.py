@@ -179,7 +179,8 @@ def test_sam_without_weights(blob_project: Path, tmp_path: Path, monkeypatch: py
 def test_regrouped_decoder_equals_the_official_mask_decoder() -> None:
     """engine.sam.sam2_decoder (image side kept per image, products regrouped, channels last) gives
     the official SAM 2 MaskDecoder's logits and IoU predictions: box + points prompts, three masks
-    and one (chosen by stability, as the official module does), and a previous mask as the prompt."""
+    and one (chosen by stability, as the official module does), and a previous mask as the prompt
+    (entering as a low-rank change of the kept image side)."""
     from engine.sam import sam1_decoder, sam2_decoder
 
     torch.manual_seed(5)
@@ -189,7 +190,7 @@ def test_regrouped_decoder_equals_the_official_mask_decoder() -> None:
         image_embed = torch.randn(1, 256, 64, 64)
         feat_s0, feat_s1 = torch.randn(1, 32, 256, 256), torch.randn(1, 64, 128, 128)
         pe = encoder.get_dense_pe()
-        kept = sam1_decoder.KeptImage(decoder, pe)
+        kept = sam1_decoder.KeptImage(decoder, encoder, pe)
         owner = object()
         high_res = kept.high_res(owner, feat_s0, feat_s1)
         prompts = [
@@ -201,7 +202,9 @@ def test_regrouped_decoder_equals_the_official_mask_decoder() -> None:
         for points in prompts:
             for masks_in in (None, previous):
                 sparse, dense = encoder(points=points, boxes=None, masks=masks_in)
-                side = kept.side(owner, image_embed, dense, mask_prompt=masks_in is not None)
+                _, no_mask_dense = encoder(points=points, boxes=None, masks=None)
+                mask = None if masks_in is None else sam1_decoder.mask_features(encoder, masks_in)
+                side = kept.side(owner, image_embed, no_mask_dense, mask)
                 for multimask in (True, False):
                     official = decoder(image_embeddings=image_embed, image_pe=pe, sparse_prompt_embeddings=sparse,
                                        dense_prompt_embeddings=dense, multimask_output=multimask, repeat_image=False,

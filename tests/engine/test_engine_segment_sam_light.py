@@ -260,10 +260,19 @@ def test_cached_image_side_decoder_equals_the_official_decoder() -> None:
                 ours = sam1_decoder.decode(network.mask_decoder, side, sparse, multimask)
                 assert ours[0].shape == official[0].shape == (1, 3 if multimask else 1, 256, 256)
                 assert torch.allclose(ours[0], official[0], atol=1e-5) and torch.allclose(ours[1], official[1], atol=1e-6)
-        # A previous mask as the prompt: the image side is computed for the click.
-        sparse, dense = network.prompt_encoder(points=prompts[1]["points"], boxes=None, masks=torch.randn(1, 1, 256, 256))
-        official = network.mask_decoder(image_embeddings=image_embed, image_pe=pe, sparse_prompt_embeddings=sparse,
-                                        dense_prompt_embeddings=dense, multimask_output=False)
-        fresh = sam1_decoder.mask_prompt_side(tokens, dense)
-        ours = sam1_decoder.decode(network.mask_decoder, fresh, sparse, False)
-        assert torch.allclose(ours[0], official[0], atol=1e-5) and torch.allclose(ours[1], official[1], atol=1e-6)
+        # A previous mask as the prompt: the kept side changed by the mask's low-rank part, for
+        # a few prompt tokens and for a box and 30 clicks.
+        rank = sam1_decoder.mask_prompt_rank(network.mask_decoder, network.prompt_encoder)
+        previous = torch.randn(1, 1, 256, 256) * 8
+        for prompt in (prompts[1], prompts[3]):
+            sparse, dense = network.prompt_encoder(masks=previous, **prompt)
+            for multimask in (True, False):
+                official = network.mask_decoder(image_embeddings=image_embed, image_pe=pe, sparse_prompt_embeddings=sparse,
+                                                dense_prompt_embeddings=dense, multimask_output=multimask)
+                with_mask = sam1_decoder.mask_prompt_side(side, rank, sam1_decoder.mask_features(network.prompt_encoder,
+                                                                                                 previous))
+                ours = sam1_decoder.decode(network.mask_decoder, with_mask, sparse, multimask)
+                assert torch.allclose(ours[0], official[0], atol=1e-5) and torch.allclose(ours[1], official[1], atol=1e-6)
+        # A scrambled low-rank part (another mask's) is caught.
+        other = sam1_decoder.mask_prompt_side(side, rank, sam1_decoder.mask_features(network.prompt_encoder, -previous))
+        assert not torch.allclose(sam1_decoder.decode(network.mask_decoder, other, sparse, False)[0], official[0], atol=1e-3)

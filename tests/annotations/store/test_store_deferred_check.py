@@ -6,6 +6,7 @@ committed is lost."""
 from __future__ import annotations
 
 import random
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -93,3 +94,31 @@ def test_after_a_kill_9_the_deferred_open_checks_and_keeps_every_commit(tmp_path
     assert not Path(f"{path}-wal").exists()  # closed cleanly now: the next open may defer
     with Project.open(path, defer_check=True) as project:
         assert not project.integrity_checked
+
+
+def _endless_check(db: sqlite3.Connection, path: object) -> None:
+    """A check that reads for minutes unless interrupted (stands in for a huge file)."""
+    db.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) "
+               "SELECT count(*) FROM c").fetchone()
+
+
+def test_a_running_check_is_stopped_from_another_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from annotations.store import integrity
+
+    path = _project(tmp_path / "p.segproj", images=3, annotations=3)
+    monkeypatch.setattr(integrity, "check_integrity", _endless_check)
+    check = integrity.FileCheck(path)
+    outcome: list[bool] = []
+    thread = threading.Thread(target=lambda: outcome.append(check.run()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while check._db is None and time.monotonic() < deadline:  # the check's connection is open
+        time.sleep(0.01)
+    time.sleep(0.1)  # and its query running
+    check.stop()
+    thread.join(10)
+    assert not thread.is_alive() and outcome == [False]  # stopped, not reported as damage
+    assert check._db is None
