@@ -122,3 +122,17 @@ def test_the_spatial_index_does_not_import_numpy_ma() -> None:
             "GridIndex(np.array([[0, 0, 10, 10], [5, 5, 300, 40]], float)); print('numpy.ma' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_the_start_up_warm_up_leaves_no_window_behind(qapp) -> None:
+    """``app.launch.warm_up_widgets`` (run at start by ``preload_gui``) renders a throwaway window
+    into a pixmap: nothing is shown and nothing stays."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.launch import warm_up_widgets
+
+    before = {id(widget) for widget in QApplication.topLevelWidgets()}
+    warm_up_widgets()
+    after = QApplication.topLevelWidgets()
+    assert {id(widget) for widget in after} <= before
+    assert not any(widget.isVisible() for widget in after if id(widget) not in before)
