@@ -61,6 +61,10 @@ def preload_gui() -> None:
     gc.freeze()
 
 
+WARM_UP_WINDOW = "warmUpWindow"
+"""The object name of :func:`warm_up_widgets`' throwaway window."""
+
+
 def warm_up_widgets() -> None:
     """Build, lay out and render off screen (into a pixmap; nothing is shown) a throwaway main
     window made of the widget kinds the real one uses, then delete it (~25 ms at start).
@@ -98,6 +102,7 @@ def warm_up_widgets() -> None:
     )
 
     window = QMainWindow()
+    window.setObjectName(WARM_UP_WINDOW)
     window.menuBar().addMenu("&File").addAction(QAction("Open", window))
     toolbar = QToolBar("Tools", window)
     toolbar.addAction(QAction("Tool", window))

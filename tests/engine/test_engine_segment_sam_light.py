@@ -284,8 +284,8 @@ def test_a_predictor_flushes_subnormal_floats() -> None:
     flushing them to zero (process-wide in torch)."""
     import torch
 
-    subnormal = torch.tensor([1e-39])
     torch.set_flush_denormal(False)
+    subnormal = torch.tensor([1e-39])  # made while flushing is off (else it is stored as 0)
     try:
         assert float(subnormal * 1.0) != 0.0  # kept while flushing is off
         SamPredictor(build_network(find_model(L0)), name=L0)
