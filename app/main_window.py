@@ -9,10 +9,11 @@ the image they change, or refuse when the image filter hides it. Window size, do
 the shortcut scheme are remembered in the user's settings (``app.settings``).
 
 Opening is staged so the window answers at once on a big project: ``__init__`` builds the
-canvas, the image list and the side panels and shows the first image; the assist features
-(pre-labels, training, review, jobs, the mask tool, the Model menu) follow in short steps, one
-per event-loop turn, after the window is on screen (``building``; ``finish_building()`` or
-reading ``assist`` completes them at once).
+canvas, the image list and the side panels; the first image (then the background integrity
+check) and the assist features (pre-labels, training, review, jobs, the mask tool, the Model
+menu) follow in short steps, one per event-loop turn, after the window is on screen
+(``building``; ``finish_building()`` or reading ``assist`` completes them at once, reading
+``current_image()`` opens the first image at once).
 """
 
 from __future__ import annotations

@@ -681,7 +681,7 @@ class Project:
         row = self._db.execute("SELECT group_concat(id), group_concat(status) FROM images").fetchone()
         if not row or row[0] is None:
             return np.zeros(0, np.int64), np.zeros(0, np.uint8)
-        ids = np.fromstring(str(row[0]), dtype=np.int64, sep=",")  # the fast text parser (text mode)
+        ids = _id_array(row)
         text = np.frombuffer(str(row[1]).encode("ascii", "replace"), dtype=np.uint8)
         starts = np.concatenate(([0], np.flatnonzero(text == ord(",")) + 1))
         codes = _STATUS_CODE_OF_INITIAL[text[starts]]

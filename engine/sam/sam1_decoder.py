@@ -107,13 +107,11 @@ class FirstLayerProjections:
 class ImageSide:
     """The image's part of one decoding: token tensors are (1, N, C) with N image tokens
     (64 x 64) of C = 256 channels; ``first``: layer 0's image-side projections (kept per image
-    without a mask prompt, updated by the mask's low-rank part with one); ``keys_with_pe`` (keys +
-    ``key_pe``) is needed only without ``first``, and may then be None."""
+    without a mask prompt, updated by the mask's low-rank part with one)."""
 
     keys: Tensor
     key_pe: Tensor
-    keys_with_pe: Tensor | None
-    first: FirstLayerProjections | None
+    first: FirstLayerProjections
     size_hw: tuple[int, int]
 
 
@@ -200,7 +198,6 @@ def mask_features(prompt_encoder: nn.Module, masks: Tensor) -> Tensor:
     """A previous mask's features, channels last with a 1 appended: ``masks`` (1, 1, 4H, 4W)
     logits -> (H W, F + 1), what ``mask_downscaling`` computes before its last (1 x 1) layer."""
     layers = list(cast(_PromptEncoder, prompt_encoder).mask_downscaling)
-    _last_conv(cast(_PromptEncoder, prompt_encoder))
     features = masks
     for layer in layers[:-1]:
         features = layer(features)
@@ -214,15 +211,13 @@ def mask_prompt_side(no_mask: ImageSide, rank: MaskPromptRank, features: Tensor)
     no-mask side (:func:`prepare_image_side`) and the mask's ``features`` (:func:`mask_features`,
     (N, F + 1)): the keys and layer 0's projections plus their low-rank changes."""
     first = no_mask.first
-    if first is None:
-        raise ValueError("the no-mask image side keeps layer 0's projections (prepare_image_side)")
     heads = rank.k.shape[0]
     spread = features.expand(heads, *features.shape)
     keys = torch.addmm(no_mask.keys[0], features, rank.to_dense)[None]
     projections = FirstLayerProjections(torch.baddbmm(first.k[0], spread, rank.k)[None],
                                         torch.baddbmm(first.v[0], spread, rank.v)[None],
                                         torch.baddbmm(first.image_q[0], spread, rank.image_q)[None])
-    return ImageSide(keys=keys, key_pe=no_mask.key_pe, keys_with_pe=None, first=projections, size_hw=no_mask.size_hw)
+    return ImageSide(keys=keys, key_pe=no_mask.key_pe, first=projections, size_hw=no_mask.size_hw)
 
 
 @torch.no_grad()
@@ -239,7 +234,7 @@ def prepare_image_side(decoder: nn.Module, tokens: ImageTokens, dense_prompt: Te
     first_v = _heads(to_image, to_image.v_proj(keys))
     first_image_q = _heads(to_token, to_token.q_proj(keys_with_pe))
     first_layer = FirstLayerProjections(first_k.contiguous(), first_v.contiguous(), first_image_q.contiguous())
-    return ImageSide(keys=keys, key_pe=tokens.pe, keys_with_pe=keys_with_pe, first=first_layer, size_hw=tokens.size_hw)
+    return ImageSide(keys=keys, key_pe=tokens.pe, first=first_layer, size_hw=tokens.size_hw)
 
 
 def _per_head(linear: nn.Linear, heads: int) -> tuple[Tensor, Tensor]:
@@ -300,9 +295,10 @@ def _image_queries_attend(attention: _Attention, image_q: Tensor, k_tokens: Tens
 
 
 def _block(layer: _Block, queries: Tensor, keys: Tensor, query_pe: Tensor, key_pe: Tensor,
-           keys_with_pe: Tensor | None, cached: FirstLayerProjections | None) -> tuple[Tensor, Tensor]:
-    """The official ``TwoWayAttentionBlock.forward``; ``keys_with_pe`` = keys + key_pe; ``cached``
-    supplies layer 0's image-side projections (clicks without a mask prompt)."""
+           cached: FirstLayerProjections | None) -> tuple[Tensor, Tensor]:
+    """The official ``TwoWayAttentionBlock.forward``; ``cached``: layer 0's image-side
+    projections (:class:`ImageSide`), None for the later layers (their image side is regrouped)."""
+    keys_with_pe = keys + key_pe if cached is None else None
     if layer.skip_first_layer_pe:
         queries = layer.self_attn(q=queries, k=queries, v=queries)
     else:
@@ -404,9 +400,7 @@ def transformer_outputs(decoder: nn.Module, side: ImageSide, tokens: Tensor, out
     sam = cast(Sam1MaskDecoder, decoder)
     queries, keys = tokens, side.keys
     for index, layer in enumerate(sam.transformer.layers):
-        keys_with_pe = side.keys_with_pe if index == 0 else keys + side.key_pe
-        queries, keys = _block(layer, queries, keys, tokens, side.key_pe, keys_with_pe,
-                               side.first if index == 0 else None)
+        queries, keys = _block(layer, queries, keys, tokens, side.key_pe, side.first if index == 0 else None)
     final = sam.transformer.final_attn_token_to_image
     queries, tokens = queries[:, :outputs], tokens[:, :outputs]
     attn_out = _token_queries_attend(final, queries + tokens, keys + side.key_pe, keys)
